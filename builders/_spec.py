@@ -1,0 +1,68 @@
+"""The builder contract: a frozen dataset spec and the records a builder yields.
+
+A builder module is knowledge only. It defines:
+
+- ``SPEC``: a :class:`DatasetSpec` (names, access terms, licence, citation, expected files, splits);
+- ``FEATURES``: the ``datasets.Features`` of its columns (the core adds ``key``);
+- ``check(root) -> dict``: validates the release layout before any work, raising
+  ``MissingSourceError`` / ``SourceLayoutError`` naming the file, the column and what was expected;
+  returns what it found (which table, which image layout), recorded in ``index.json``;
+- ``iter_records(root) -> Iterator[Record]``: one record per sample, from the release's own tables;
+- ``write_sample(root, variant=...)``: a small synthetic tree in the release's exact on-disk layout.
+
+A module whose dataset is registered but not yet converted defines ``SPEC`` only.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Access", "DatasetSpec", "Record"]
+
+
+class Access(str, enum.Enum):
+    """Who may receive the data: anyone, or only people who signed the data-use agreement."""
+
+    PUBLIC = "public"
+    CREDENTIALED = "credentialed"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What is known of one release, independent of any local copy."""
+
+    name: str
+    pretty_name: str
+    version: str
+    access: Access
+    homepage: str
+    citation: str
+    terms: str
+    license: str
+    expected_files: tuple[str, ...]
+    splits: tuple[str, ...] = ()
+    license_name: str | None = None
+    license_link: str | None = None
+    description: str = ""
+    tags: tuple[str, ...] = ("medical", "chest-x-ray", "radiology")
+
+
+@dataclass(frozen=True)
+class Record:
+    """One sample as a builder sees it: plain values and paths relative to the source root.
+
+    Attributes:
+        key: stable, dot-free sample key (unique in the dataset).
+        split: the split it belongs to (one of ``SPEC.splits``).
+        source: the primary source file, relative to the root (manifest and error reports).
+        media: feature name -> relative path of a file whose bytes become that feature.
+        fields: every other feature's value, as ``datasets`` encodes it.
+    """
+
+    key: str
+    split: str
+    source: str
+    media: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Dataset-agnostic mechanism: media, schema, shard writers, executors, index, cards, CLI."""

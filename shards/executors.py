@@ -1,0 +1,110 @@
+"""Executors own processes, progress and resume markers; shard processing stays rank-agnostic.
+
+``LocalExecutor(workers=N)`` runs ``worker.run`` in N spawned processes, each on its strided share
+of the pending shards, and streams their reports back for the progress bar and the markers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+from tqdm.auto import tqdm
+
+from cxrhub.shards import worker
+from cxrhub.shards.errors import ConversionStopped
+from cxrhub.shards.plan import ShardTask
+
+__all__ = ["LocalExecutor"]
+
+_QUEUE = None
+_STOP = None
+
+
+class LocalExecutor:
+    """Runs shard tasks on this machine, in-process for one worker, else in a process pool."""
+
+    def __init__(self, workers: int = 1):
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = workers
+
+    def run(
+        self,
+        tasks: list[ShardTask],
+        options: dict,
+        on_shard: Callable[[dict], None],
+        total_samples: int,
+    ) -> None:
+        """Write every task's shards; ``on_shard(result)`` runs in this process as each finishes."""
+        bar = tqdm(total=total_samples, unit="img", desc=options["dataset"], disable=None)
+        n = min(self.workers, len(tasks))
+
+        def report(kind: str, payload: object) -> None:
+            if kind == "samples":
+                bar.update(payload)
+            else:
+                on_shard(payload)
+
+        try:
+            if n <= 1:
+                worker.run(tasks, 0, 1, options, report)
+            else:
+                self._run_pool(tasks, options, n, report)
+        finally:
+            bar.close()
+
+    @staticmethod
+    def _run_pool(tasks: list[ShardTask], options: dict, n: int, report: Callable) -> None:
+        ctx = mp.get_context("spawn")
+        messages, stop = ctx.Queue(), ctx.Event()
+        shards_seen = 0
+
+        def receive(timeout: float) -> None:
+            nonlocal shards_seen
+            try:
+                kind, payload = messages.get(timeout=timeout)
+            except queue.Empty:
+                return
+            shards_seen += kind == "shard"
+            report(kind, payload)
+
+        with ProcessPoolExecutor(
+            n, mp_context=ctx, initializer=_init, initargs=(messages, stop)
+        ) as pool:
+            futures = {pool.submit(_run_share, tasks[rank::n], options) for rank in range(n)}
+            try:
+                while futures:
+                    receive(timeout=0.05)
+                    done, futures = wait(futures, timeout=0, return_when=FIRST_EXCEPTION)
+                    for future in done:
+                        if future.exception() is not None:
+                            raise future.exception()
+                deadline = time.monotonic() + 60
+                while shards_seen < len(tasks):  # reports may trail the workers' return
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(
+                            f"{len(tasks) - shards_seen} shard reports never arrived"
+                        )
+                    receive(timeout=1.0)
+            except BaseException:
+                stop.set()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+
+
+def _init(messages, stop) -> None:
+    global _QUEUE, _STOP
+    _QUEUE, _STOP = messages, stop
+
+
+def _run_share(tasks: list[ShardTask], options: dict) -> None:
+    def report(kind: str, payload: object) -> None:
+        if _STOP.is_set():
+            raise ConversionStopped("stopped: another worker failed")
+        _QUEUE.put((kind, payload))
+
+    worker.run(tasks, 0, 1, options, report)

@@ -1,0 +1,104 @@
+"""The last step of a run: manifest, errors, stale-shard clean-up, card, and ``index.json`` last."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from types import ModuleType
+
+from cxrhub import __version__
+from cxrhub.shards import cards
+from cxrhub.shards.atomic import dumps, sha256_file, write_json, write_text
+from cxrhub.shards.plan import ShardTask
+from cxrhub.shards.schema import output_features
+
+__all__ = ["FORMAT_VERSION", "INDEX", "write_outputs"]
+
+logger = logging.getLogger(__name__)
+FORMAT_VERSION = 1
+INDEX = "index.json"
+MANIFEST = "manifest.jsonl"
+ERRORS = "errors.jsonl"
+_SHARD_DIRS = {"parquet": ("data", "*.parquet"), "webdataset": ("webdataset", "*.tar")}
+
+
+def write_outputs(
+    out: Path,
+    module: ModuleType,
+    tasks: list[ShardTask],
+    results: dict[str, dict],
+    plan_errors: list[dict],
+    *,
+    layout: dict,
+    options: dict,
+) -> list[dict]:
+    """Write everything but the shards; return the error rows. ``index.json`` is written last."""
+    ordered = [results[t.name] for t in tasks]
+    errors = sorted(
+        plan_errors + [e for r in ordered for e in r["errors"]],
+        key=lambda e: (e["path"], e["stage"], e["key"] or ""),
+    )
+    manifest = _manifest_rows(tasks, ordered, errors)
+    _remove_stale(out, ordered)
+    index = {
+        "format_version": FORMAT_VERSION,
+        "dataset": module.SPEC.name,
+        "builder_version": module.SPEC.version,
+        "cxrhub_version": __version__,
+        "access": module.SPEC.access.value,
+        "source_layout": layout,
+        "options": options,
+        "features": output_features(module.FEATURES).to_dict(),
+        "splits": _splits(tasks, ordered, options["formats"]),
+        "manifest": _write_jsonl(out / MANIFEST, manifest),
+        "errors": _write_jsonl(out / ERRORS, errors),
+    }
+    write_text(out / "README.md", cards.render(module.SPEC, index))
+    write_json(out / INDEX, index)
+    return errors
+
+
+def _manifest_rows(tasks: list[ShardTask], ordered: list[dict], errors: list[dict]) -> list[dict]:
+    rows = []
+    for task, result in zip(tasks, ordered, strict=True):
+        files = {fmt: f["file"] for fmt, f in result["files"].items()}
+        rows += [
+            {"key": s["key"], "source": s["source"], "split": task.split, "status": "ok", **files}
+            for s in result["samples"]
+        ]
+    rows += [
+        {
+            "key": e["key"],
+            "source": e["path"],
+            "split": None,
+            "status": "error",
+            "stage": e["stage"],
+        }
+        for e in errors
+    ]
+    return rows
+
+
+def _splits(tasks: list[ShardTask], ordered: list[dict], formats: list[str]) -> dict:
+    splits: dict[str, dict] = {}
+    for task, result in zip(tasks, ordered, strict=True):
+        entry = splits.setdefault(task.split, {"samples": 0, **{fmt: [] for fmt in formats}})
+        entry["samples"] += len(result["samples"])
+        for fmt in formats:
+            entry[fmt].append(result["files"][fmt])
+    return splits
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> dict:
+    write_text(path, "".join(dumps(row) + "\n" for row in rows))
+    return {"file": path.name, "rows": len(rows), "sha256": sha256_file(path)}
+
+
+def _remove_stale(out: Path, ordered: list[dict]) -> None:
+    """Delete shard files of an earlier plan that this plan does not own."""
+    owned = {f["file"] for r in ordered for f in r["files"].values()}
+    for folder, pattern in _SHARD_DIRS.values():
+        for path in sorted((out / folder).glob(pattern)):
+            if path.relative_to(out).as_posix() not in owned:
+                logger.info("removing %s: not part of this conversion's plan", path)
+                path.unlink()

@@ -1,0 +1,68 @@
+"""One schema for every output: the builder's features plus the sample ``key``.
+
+An example is built once per sample and encoded once with ``datasets``' own encoders; the Parquet
+row and the WebDataset members are two spellings of the same encoded example.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from datasets import Features, Image, Value
+
+from cxrhub.builders._spec import Record
+from cxrhub.shards.atomic import dumps
+from cxrhub.shards.errors import BadInputError
+from cxrhub.shards.media import read_media
+
+__all__ = ["KEY", "KEY_PATTERN", "build_example", "output_features", "tar_members"]
+
+KEY = "key"
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")  # WebDataset splits a member name at its first dot
+
+
+def output_features(features: Features) -> Features:
+    """The published features: ``key`` first, then the builder's columns."""
+    if KEY in features:
+        raise ValueError(f"builder features must not define {KEY!r}; the core adds it")
+    return Features({KEY: Value("string"), **features})
+
+
+def build_example(record: Record, root: Path, features: Features) -> dict:
+    """Read the record's media and encode the whole example with ``features``.
+
+    Raises:
+        BadInputError: a media file is missing or unreadable, or a value does not fit its feature.
+    """
+    example = {KEY: record.key, **record.fields}
+    for name, rel in sorted(record.media.items()):
+        example[name] = read_media(root, rel)
+    try:
+        return features.encode_example(example)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise BadInputError(
+            record.source,
+            "encode",
+            f"values do not fit the declared features ({exc})",
+            error_class=type(exc).__name__,
+        ) from exc
+
+
+def tar_members(example: dict, features: Features) -> dict[str, bytes]:
+    """WebDataset members of one encoded example: one per field, plus ``__key__``.
+
+    Images keep their encoded bytes under ``<field>.<ext>`` (``image.png``); every other field is
+    canonical JSON under ``<field>.json`` (typed, and null-safe).
+    """
+    members: dict[str, bytes] = {"__key__": example[KEY]}
+    for name, feature in features.items():
+        if name == KEY:
+            continue
+        value = example[name]
+        if isinstance(feature, Image):
+            ext = Path(value["path"]).suffix.lower().lstrip(".") or "bin"
+            members[f"{name}.{ext}"] = value["bytes"]
+        else:
+            members[f"{name}.json"] = dumps(value).encode("utf-8")
+    return members
