@@ -16,7 +16,7 @@ from cxrhub.shards.atomic import dumps
 from cxrhub.shards.errors import BadInputError
 from cxrhub.shards.media import read_media
 
-__all__ = ["KEY", "KEY_PATTERN", "build_example", "output_features", "tar_members"]
+__all__ = ["KEY", "KEY_PATTERN", "build_example", "output_features", "read_example", "tar_members"]
 
 KEY = "key"
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")  # WebDataset splits a member name at its first dot
@@ -29,15 +29,25 @@ def output_features(features: Features) -> Features:
     return Features({KEY: Value("string"), **features})
 
 
+def read_example(record: Record, root: Path) -> dict:
+    """The record's values plus its media read from ``root`` (not yet encoded).
+
+    Raises:
+        BadInputError: a media file is missing or unreadable.
+    """
+    example = {KEY: record.key, **record.fields}
+    for name, rel in sorted(record.media.items()):
+        example[name] = read_media(root, rel)
+    return example
+
+
 def build_example(record: Record, root: Path, features: Features) -> dict:
     """Read the record's media and encode the whole example with ``features``.
 
     Raises:
         BadInputError: a media file is missing or unreadable, or a value does not fit its feature.
     """
-    example = {KEY: record.key, **record.fields}
-    for name, rel in sorted(record.media.items()):
-        example[name] = read_media(root, rel)
+    example = read_example(record, root)
     try:
         return features.encode_example(example)
     except (ValueError, TypeError, KeyError) as exc:
