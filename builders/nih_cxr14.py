@@ -264,36 +264,52 @@ def _key(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", name.rsplit(".", 1)[0])
 
 
-def write_sample(root: Path, layout: str = "box", table: str = "v2020") -> Path:
+def write_sample(
+    root: Path, layout: str = "box", table: str = "v2020", extra: int = 0, image_size: int = 64
+) -> Path:
     """Write a small synthetic download in the release's exact layout.
 
     Args:
         root: where to write it (created).
-        layout: ``box`` (``images/``) or ``kaggle`` (``images_001/images/``, ``images_002/...``).
+        layout: ``box`` (``images/``) or ``kaggle`` (``images_001/images/`` ... ``images_012/``).
         table: ``v2020`` (``Data_Entry_2017_v2020.csv``, LF, ``Patient Gender``),
             ``v2020-sex`` (the same with ``Patient Sex`` and a trailing comma) or ``2017``
             (``Data_Entry_2017.csv``: trailing comma, CRLF, zero-padded ids, ``058Y`` ages).
+        extra: generated rows beyond the eight hand-written ones (for load and benchmarks).
+        image_size: side of the generated rows' images (the hand-written ones are small).
     """
-    root = Path(root)
+    root, extra, image_size = Path(root), int(extra), int(image_size)
     old = table == "2017"
     header = list(_SAMPLE_HEADER)
     if table == "v2020-sex":
         header[5] = "Patient Sex"
-    name = TABLES[1] if old else TABLES[0]
     rows = [header + ([""] if table != "v2020" else [])]
-    for i, (image_id, labels, age_y, age_old, sex, view, size, spacing, _) in enumerate(_SAMPLE):
+    samples = list(_SAMPLE) + [_generated_row(j) for j in range(extra)]
+    per_folder = -(-len(samples) // 12)
+    for i, (image_id, labels, age_y, age_old, sex, view, size, spacing, _) in enumerate(samples):
         pid, follow = (int(p) for p in image_id[:-4].split("_"))
         ident = (f"{follow:03d}", f"{pid:08d}", age_old) if old else (follow, pid, age_y)
         rows.append([image_id, labels, *ident, sex, view, *size, spacing, spacing])
-        folder = "images" if layout == "box" else f"images_{1 + i // 4:03d}/images"
-        pixels = _sample.synthetic_radiograph(seed=i, size=(64, 48 + 8 * (i % 3)))
+        folder = "images" if layout == "box" else f"images_{1 + i // per_folder:03d}/images"
+        shape = (64, 48 + 8 * (i % 3)) if i < len(_SAMPLE) else (image_size, image_size)
+        pixels = _sample.synthetic_radiograph(seed=i, size=shape)
         _sample.write_png(root / folder / image_id, pixels, mode="RGBA" if i == 5 else "L")
-    _sample.write_table(root / name, rows, newline="\r\n" if old else "\n")
+    _sample.write_table(root / (TABLES[1] if old else TABLES[0]), rows, "\r\n" if old else "\n")
     _sample.write_table(root / BBOX_TABLE, [_BBOX_HEADER, *_SAMPLE_BOXES])
     for split, list_name in SPLIT_LISTS.items():
-        ids = [row[0] for row in _SAMPLE if row[-1] == split]
+        ids = [row[0] for row in samples if row[-1] == split]
         (root / list_name).write_text("\n".join(ids) + "\n")
     return root
+
+
+def _generated_row(j: int) -> tuple:
+    pid, follow = 100 + j // 3, j % 3
+    age = 20 + j % 60
+    labels = "|".join(sorted({LABELS[j % 14], LABELS[(j * 7) % 14]})) if j % 4 else "No Finding"
+    split = "test" if pid % 5 == 0 else "train"
+    view = "PA" if j % 3 else "AP"
+    return (f"{pid:08d}_{follow:03d}.png", labels, age, f"{age:03d}Y", "MF"[j % 2], view,
+            (2500, 2048), 0.143, split)  # fmt: skip
 
 
 _SAMPLE_HEADER = (

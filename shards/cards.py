@@ -18,6 +18,7 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard
 
 from cxrhub.builders._spec import DatasetSpec
+from cxrhub.shards.schema import tar_features
 
 __all__ = ["render"]
 
@@ -40,8 +41,11 @@ def render(spec: DatasetSpec, index: dict) -> str:
             data[key] = value
     features = Features.from_dict(index["features"])
     main = index["options"]["formats"][0]
+    declared = (
+        features if main == "parquet" else tar_features(features, index["webdataset_members"])
+    )
     MetadataConfigs({"default": _config(index, main)}).to_dataset_card_data(data)
-    DatasetInfosDict({"default": _info(index, features, main)}).to_dataset_card_data(data)
+    DatasetInfosDict({"default": _info(index, declared, main)}).to_dataset_card_data(data)
     values = _values(spec, index, features)
     card.text = _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), card.text)
     return str(card)

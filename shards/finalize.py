@@ -50,6 +50,7 @@ def write_outputs(
         "options": options,
         "features": output_features(module.FEATURES).to_dict(),
         "splits": _splits(tasks, ordered, options["formats"]),
+        "webdataset_members": next((r["members"] for r in ordered if r["members"]), {}),
         "manifest": _write_jsonl(out / MANIFEST, manifest),
         "errors": _write_jsonl(out / ERRORS, errors),
     }

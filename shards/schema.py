@@ -16,7 +16,15 @@ from cxrhub.shards.atomic import dumps
 from cxrhub.shards.errors import BadInputError
 from cxrhub.shards.media import read_media
 
-__all__ = ["KEY", "KEY_PATTERN", "build_example", "output_features", "read_example", "tar_members"]
+__all__ = [
+    "KEY",
+    "KEY_PATTERN",
+    "build_example",
+    "output_features",
+    "read_example",
+    "tar_features",
+    "tar_members",
+]
 
 KEY = "key"
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")  # WebDataset splits a member name at its first dot
@@ -57,6 +65,14 @@ def build_example(record: Record, root: Path, features: Features) -> dict:
             f"values do not fit the declared features ({exc})",
             error_class=type(exc).__name__,
         ) from exc
+
+
+def tar_features(features: Features, members: dict[str, str]) -> Features:
+    """The features ``datasets``' WebDataset builder reads the tars with: one column per member
+    name (``image.png``, ``labels.json``), plus the ``__key__`` and ``__url__`` it adds."""
+    columns = {"__key__": Value("string"), "__url__": Value("string")}
+    columns.update({members[name]: f for name, f in features.items() if name != KEY})
+    return Features(columns)
 
 
 def tar_members(example: dict, features: Features) -> dict[str, bytes]:

@@ -15,7 +15,7 @@ from cxrhub import builders
 from cxrhub.shards.atomic import sha256_file
 from cxrhub.shards.errors import BadInputError, ConversionStopped
 from cxrhub.shards.plan import ShardTask
-from cxrhub.shards.schema import build_example, output_features
+from cxrhub.shards.schema import build_example, output_features, tar_members
 from cxrhub.shards.writers import ParquetShardWriter, TarShardWriter
 
 __all__ = ["Report", "handle_bad_input", "run", "write_shard"]
@@ -47,7 +47,7 @@ def write_shard(task: ShardTask, options: dict, features, report: Report) -> dic
     """Build every example of ``task`` once and write it to each requested format."""
     out, root = Path(options["out"]), Path(options["src"])
     writers = _open_writers(task, options, features, out)
-    samples, errors = [], []
+    samples, errors, members = [], [], {}
     try:
         for record in task.records:
             try:
@@ -57,6 +57,7 @@ def write_shard(task: ShardTask, options: dict, features, report: Report) -> dic
             else:
                 for writer in writers.values():
                     writer.write(example)
+                members = members or {m.split(".")[0]: m for m in tar_members(example, features)}
                 samples.append({"key": record.key, "source": record.source})
             report("samples", 1)
     except BaseException:
@@ -74,7 +75,14 @@ def write_shard(task: ShardTask, options: dict, features, report: Report) -> dic
             "bytes": path.stat().st_size,
             "sha256": sha256_file(path),
         }
-    return {"task": task.name, "files": files, "samples": samples, "errors": errors}
+    members.pop("__key__", None)
+    return {
+        "task": task.name,
+        "files": files,
+        "samples": samples,
+        "errors": errors,
+        "members": members,
+    }
 
 
 def _open_writers(task: ShardTask, options: dict, features, out: Path) -> dict:
