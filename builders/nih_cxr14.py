@@ -211,10 +211,17 @@ def _read_splits(root: Path) -> dict[str, str]:
 
 def _read_boxes(root: Path) -> dict[str, list[dict]]:
     boxes: dict[str, list[dict]] = {}
-    for _, row in _read_rows(root / BBOX_TABLE):
-        name, label, x, y, w, h = (v.strip() for v in row[:6])
-        box = {"label": _BOX_ALIASES.get(label, label)}
-        box.update(zip("xywh", map(float, (x, y, w, h)), strict=True))
+    for line, row in _read_rows(root / BBOX_TABLE):
+        try:
+            name, label, *xywh = (v.strip() for v in row[:6])
+            box = {"label": _BOX_ALIASES.get(label, label)}
+            box.update(zip("xywh", map(float, xywh), strict=True))
+            if box["label"] not in LABELS:
+                raise ValueError(f"unknown label {label!r}")
+        except ValueError as exc:
+            raise SourceLayoutError(
+                f"{root / BBOX_TABLE} line {line}: expected image, label, x, y, w, h ({exc})"
+            ) from exc
         boxes.setdefault(name, []).append(box)
     return boxes
 
@@ -238,17 +245,25 @@ def _parse_row(row: list[str], cols: dict[str, int]) -> dict:
         raise ValueError(f"unknown finding label(s) {unknown}; expected {'|'.join(LABELS)}")
     return {
         "image_id": value["image_id"],
-        "patient_id": int(value["patient_id"]),
-        "follow_up": int(value["follow_up"]),
+        "patient_id": _number(value, "patient_id", int),
+        "follow_up": _number(value, "follow_up", int),
         "age_years": _age_years(value["age"]),
         "sex": value["sex"] or None,
         "view": value["view"] or None,
         "labels": labels,
-        "original_width": int(value["original_width"]),
-        "original_height": int(value["original_height"]),
-        "pixel_spacing_x": float(value["pixel_spacing_x"]),
-        "pixel_spacing_y": float(value["pixel_spacing_y"]),
+        "original_width": _number(value, "original_width", int),
+        "original_height": _number(value, "original_height", int),
+        "pixel_spacing_x": _number(value, "pixel_spacing_x", float),
+        "pixel_spacing_y": _number(value, "pixel_spacing_y", float),
     }
+
+
+def _number(value: dict[str, str], feature: str, kind: type) -> int | float:
+    try:
+        return kind(value[feature])
+    except ValueError:
+        column = " or ".join(_COLUMNS[feature])
+        raise ValueError(f"column {column!r}: {value[feature]!r} is not {kind.__name__}") from None
 
 
 def _age_years(text: str) -> float | None:

@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 KEY = "key"
+_EXT_ALIASES = {"jpeg": "jpg", "tiff": "tif"}
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")  # WebDataset splits a member name at its first dot
 
 
@@ -71,8 +72,17 @@ def tar_features(features: Features, members: dict[str, str]) -> Features:
     """The features ``datasets``' WebDataset builder reads the tars with: one column per member
     name (``image.png``, ``labels.json``), plus the ``__key__`` and ``__url__`` it adds."""
     columns = {"__key__": Value("string"), "__url__": Value("string")}
-    columns.update({members[name]: f for name, f in features.items() if name != KEY})
+    for name, feature in features.items():
+        if name != KEY:  # no sample converted: no members seen; images then fall back to .bin
+            columns[members.get(name, _member(name, feature, None))] = feature
     return Features(columns)
+
+
+def _member(name: str, feature: object, path: str | None) -> str:
+    if not isinstance(feature, Image):
+        return f"{name}.json"
+    ext = Path(path).suffix.lower().lstrip(".") if path else ""
+    return f"{name}.{_EXT_ALIASES.get(ext, ext) or 'bin'}"
 
 
 def tar_members(example: dict, features: Features) -> dict[str, bytes]:
@@ -87,8 +97,7 @@ def tar_members(example: dict, features: Features) -> dict[str, bytes]:
             continue
         value = example[name]
         if isinstance(feature, Image):
-            ext = Path(value["path"]).suffix.lower().lstrip(".") or "bin"
-            members[f"{name}.{ext}"] = value["bytes"]
+            members[_member(name, feature, value["path"])] = value["bytes"]
         else:
-            members[f"{name}.json"] = dumps(value).encode("utf-8")
+            members[_member(name, feature, None)] = dumps(value).encode("utf-8")
     return members

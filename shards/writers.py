@@ -6,6 +6,7 @@ Both write through :func:`atomic_open`, so a shard exists under its name only wh
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 from pathlib import Path
 
 import pyarrow as pa
@@ -71,6 +72,8 @@ class ParquetShardWriter:
 
     def abort(self) -> None:
         """Drop the partial file."""
+        with suppress(OSError, ValueError):  # the footer goes to the temp file about to be dropped
+            self._writer.close()
         self._file.abort()
 
 
@@ -97,6 +100,8 @@ class TarShardWriter:
 
     def abort(self) -> None:
         """Drop the partial file."""
+        with suppress(OSError, ValueError):
+            self._tar.close()
         self._file.abort()
 
 

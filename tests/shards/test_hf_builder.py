@@ -1,0 +1,41 @@
+"""The ``datasets`` builder adapter gives the rows and features ``load_dataset(OUT)`` gives."""
+
+from __future__ import annotations
+
+import pytest
+from datasets import Image, load_dataset
+
+from cxrhub.shards.errors import MissingSourceError
+from cxrhub.shards.hf_builder import CxrhubBuilder, load_builder
+
+
+def _rows(ds):
+    return ds.cast_column("image", Image(decode=False)).to_list()
+
+
+@pytest.mark.parametrize("num_proc", [None, 2])
+def test_adapter_matches_the_converted_output(nih_src, nih_out, tmp_path, num_proc):
+    builder = load_builder("nih-cxr14", data_dir=nih_src, cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare(num_proc=num_proc)
+    built = builder.as_dataset()
+    converted = load_dataset(str(nih_out), cache_dir=str(tmp_path / "c2"))
+    assert set(built) == set(converted) == {"train", "test"}
+    for split in built:
+        assert built[split].features == converted[split].features
+        assert _rows(built[split]) == _rows(converted[split])
+
+
+def test_streaming_adapter_yields_the_same_rows(nih_src, nih_out, tmp_path):
+    builder = load_builder("nih-cxr14", data_dir=nih_src, cache_dir=str(tmp_path / "cache"))
+    streamed = builder.as_streaming_dataset(split="test").cast_column("image", Image(decode=False))
+    converted = load_dataset(str(nih_out), cache_dir=str(tmp_path / "c2"))
+    assert list(streamed) == _rows(converted["test"])
+
+
+def test_configs_are_the_convertible_datasets_and_data_dir_is_required(tmp_path):
+    assert [c.name for c in CxrhubBuilder.BUILDER_CONFIGS] == ["nih-cxr14"]
+    builder = CxrhubBuilder(config_name="nih-cxr14", cache_dir=str(tmp_path))
+    with pytest.raises(MissingSourceError, match="data_dir"):
+        builder.download_and_prepare()
+    with pytest.raises(MissingSourceError, match="not implemented yet"):
+        load_builder("mimic-cxr", data_dir=tmp_path)
