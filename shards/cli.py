@@ -14,7 +14,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from cxrhub import __version__, builders
+from cxrhub import builders
+from cxrhub.shards import __version__
 from cxrhub.shards.convert import FORMATS, ConvertOptions, convert
 from cxrhub.shards.errors import CxrhubError
 from cxrhub.shards.verify import verify

@@ -6,8 +6,7 @@ import logging
 from pathlib import Path
 from types import ModuleType
 
-from cxrhub import __version__
-from cxrhub.shards import cards
+from cxrhub.shards import __version__, cards
 from cxrhub.shards.atomic import dumps, sha256_file, write_json, write_text
 from cxrhub.shards.plan import ShardTask
 from cxrhub.shards.schema import output_features

@@ -10,8 +10,8 @@ import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cxrhub import __version__
 from cxrhub.builders._spec import Record
+from cxrhub.shards import __version__
 from cxrhub.shards.atomic import dumps
 
 __all__ = ["ShardTask", "plan_shards"]
