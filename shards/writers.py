@@ -20,7 +20,7 @@ from cxrhub.shards.schema import tar_members
 
 __all__ = ["FIXED_MTIME", "ParquetShardWriter", "TarShardWriter"]
 
-FIXED_MTIME = 0.0  # tar member metadata is fixed: same input, same bytes
+FIXED_MTIME = 0  # fixed member metadata: same input, same bytes (an int: no PAX headers)
 _OWNER = "cxrhub"
 
 
