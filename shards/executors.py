@@ -42,12 +42,16 @@ class LocalExecutor:
         """Write every task's shards; ``on_shard(result)`` runs in this process as each finishes."""
         bar = tqdm(total=total_samples, unit="img", desc=options["dataset"], disable=None)
         n = min(self.workers, len(tasks))
+        shards_done = 0
 
         def report(kind: str, payload: object) -> None:
+            nonlocal shards_done
             if kind == "samples":
                 bar.update(payload)
             else:
                 on_shard(payload)
+                shards_done += 1
+                bar.set_postfix_str(f"shards {shards_done}/{len(tasks)}")
 
         try:
             if n <= 1:
