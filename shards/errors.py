@@ -65,3 +65,36 @@ class ConversionStopped(CxrhubError, RuntimeError):
 
 class OutputError(CxrhubError, ValueError):
     """An output folder that cannot be used (a non-empty folder cxrhub did not write)."""
+
+
+# Publishing (``cxrhub push``).
+__all__ += ["HubAuthError", "HubError", "HubLimitError", "PushRefused", "RepoVisibilityError"]
+
+
+class PushRefused(CxrhubError, PermissionError):
+    """``push`` will not send this folder there: it fails verification, its dataset's access
+    policy forbids the requested visibility, or the acknowledgement is missing."""
+
+
+class RepoVisibilityError(CxrhubError, PermissionError):
+    """The Hub repo is not private (or not gated as asked) when it must be: nothing more is sent."""
+
+
+class HubAuthError(CxrhubError, PermissionError):
+    """The Hub answered 401 or 403: the token cannot write to the repo (not retried)."""
+
+
+class HubLimitError(CxrhubError, ValueError):
+    """The layout breaks a hard Hub limit (a file above the maximum size)."""
+
+
+class HubError(CxrhubError, ConnectionError):
+    """A Hub call failed (retries exhausted, or an error that retrying cannot fix).
+
+    Attributes:
+        committed: commit batches that landed before the failure (a rerun resumes after them).
+    """
+
+    def __init__(self, message: str, *, committed: int = 0):
+        self.committed = committed
+        super().__init__(message)
