@@ -48,6 +48,13 @@ class BadInputError(CxrhubError, ValueError):
         self.error_class = error_class or type(self).__name__
         super().__init__(f"{path}: {stage}: {message}")
 
+    def __reduce__(self):  # picklable across worker processes despite the keyword-only field
+        return (
+            type(self),
+            (self.path, self.stage, self.message),
+            {"error_class": self.error_class},
+        )
+
     def to_row(self, key: str | None = None) -> dict:
         """The ``errors.jsonl`` row for this error."""
         return {

@@ -8,6 +8,7 @@ segfault in a C codec), raises :class:`BadInputError` for that file and the chil
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing as mp
 from collections.abc import Callable
 from typing import Any
@@ -16,14 +17,21 @@ from cxrhub.shards.errors import BadInputError
 
 __all__ = ["Guard"]
 
+_START_TIMEOUT = 120.0
+
 
 def _serve(conn) -> None:
+    conn.send(("ready", None))
     while True:
         try:
-            fn, args = conn.recv()
+            request = conn.recv()
         except EOFError:
             return
         try:
+            if isinstance(request, str):  # a module to import before its calls are timed
+                conn.send(("ok", importlib.import_module(request).__name__))
+                continue
+            fn, args = request
             conn.send(("ok", fn(*args)))
         except BaseException as exc:  # everything goes back to the parent, which decides
             conn.send(("error", exc))
@@ -37,15 +45,22 @@ class Guard:
         self._ctx = mp.get_context("spawn")
         self._process = None
         self._conn = None
+        self._imported: set[str] = set()
 
     def call(self, fn: Callable[..., Any], *args: Any, name: str = "?") -> Any:
         """``fn(*args)`` in the child; its exception is re-raised here."""
         if self._process is None or not self._process.is_alive():
             self._start()
-        self._conn.send((fn, args))
-        if not self._conn.poll(self.timeout):
+        if fn.__module__ not in self._imported:  # import time is not the call's time
+            self._request(fn.__module__, _START_TIMEOUT, name)
+            self._imported.add(fn.__module__)
+        return self._request((fn, args), self.timeout, name)
+
+    def _request(self, request: object, timeout: float, name: str) -> Any:
+        self._conn.send(request)
+        if not self._conn.poll(timeout):
             self.close()
-            raise BadInputError(name, "decode", f"decoder timed out after {self.timeout:g} s")
+            raise BadInputError(name, "decode", f"decoder timed out after {timeout:g} s")
         try:
             status, value = self._conn.recv()
         except EOFError:
@@ -67,6 +82,9 @@ class Guard:
         self._process.start()
         child.close()
         self._conn = parent
+        if not parent.poll(_START_TIMEOUT) or parent.recv() != ("ready", None):
+            self.close()
+            raise RuntimeError(f"the decode process did not start within {_START_TIMEOUT} s")
 
     def close(self) -> None:
         """Stop the child (killed if it does not answer)."""
@@ -76,6 +94,7 @@ class Guard:
             self._process.kill()
             self._process.join(5)
         self._process = self._conn = None
+        self._imported = set()
 
     def __enter__(self) -> Guard:
         return self
