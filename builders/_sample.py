@@ -39,3 +39,89 @@ def write_table(path: Path, rows: Iterable[Iterable[object]], newline: str = "\n
     path.parent.mkdir(parents=True, exist_ok=True)
     text = newline.join(",".join(str(v) for v in row) for row in rows) + newline
     path.write_bytes(text.encode("utf-8"))
+
+
+def write_dicom(
+    path: Path,
+    pixels: np.ndarray,
+    transfer_syntax: str,
+    *,
+    photometric: str = "MONOCHROME2",
+    bits_stored: int | None = None,
+    header: dict | None = None,
+) -> Path:
+    """Write a synthetic single-frame radiograph (no patient data) in ``transfer_syntax``.
+
+    Args:
+        pixels: stored values, uint8 or uint16 (MONOCHROME, one frame).
+        transfer_syntax: any uncompressed syntax, RLE, JPEG lossless SV1, JPEG-LS lossless,
+            JPEG 2000 lossless or HTJ2K lossless (encoded with imagecodecs or pydicom).
+        header: extra elements by keyword (e.g. ``{"ViewPosition": "PA"}``).
+    """
+    from pydicom import uid
+    from pydicom.dataset import Dataset, FileMetaDataset
+
+    pixels = np.ascontiguousarray(pixels)
+    bits = bits_stored or int(pixels.max()).bit_length() or 1
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = uid.DigitalXRayImageStorageForPresentation
+    meta.MediaStorageSOPInstanceUID = uid.generate_uid(entropy_srcs=[str(path.name)])
+    meta.TransferSyntaxUID = uid.ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = (
+        meta.MediaStorageSOPClassUID,
+        meta.MediaStorageSOPInstanceUID,
+    )
+    ds.Modality, ds.PhotometricInterpretation, ds.SamplesPerPixel = "DX", photometric, 1
+    ds.Rows, ds.Columns = pixels.shape
+    ds.BitsAllocated, ds.BitsStored = pixels.dtype.itemsize * 8, bits
+    ds.HighBit, ds.PixelRepresentation = bits - 1, 0
+    for keyword, value in (header or {}).items():
+        setattr(ds, keyword, value)
+    ds.PixelData = pixels.tobytes()
+    _encode_pixels(ds, pixels, transfer_syntax, bits)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    little = transfer_syntax != uid.ExplicitVRBigEndian
+    implicit = transfer_syntax == uid.ImplicitVRLittleEndian
+    from pydicom import dcmwrite
+
+    dcmwrite(path, ds, implicit_vr=implicit, little_endian=little, enforce_file_format=True)
+    return path
+
+
+def _encode_pixels(ds, pixels: np.ndarray, transfer_syntax: str, bits: int) -> None:
+    import imagecodecs
+    from pydicom import uid
+    from pydicom.encaps import encapsulate
+
+    ds["PixelData"].VR = "OW" if pixels.dtype.itemsize > 1 else "OB"
+    native = (
+        uid.ExplicitVRLittleEndian,
+        uid.ImplicitVRLittleEndian,
+        uid.DeflatedExplicitVRLittleEndian,
+    )
+    if transfer_syntax in native:
+        ds.file_meta.TransferSyntaxUID = transfer_syntax
+        return
+    if transfer_syntax == uid.ExplicitVRBigEndian:
+        ds.PixelData = pixels.astype(pixels.dtype.newbyteorder(">")).tobytes()
+    elif transfer_syntax == uid.RLELossless:
+        ds.compress(uid.RLELossless, pixels)
+        return
+    else:
+        encoders = {
+            uid.JPEGLosslessSV1: lambda: imagecodecs.jpeg8_encode(
+                pixels, lossless=True, predictor=1, bitspersample=bits
+            ),
+            uid.JPEGLSLossless: lambda: imagecodecs.jpegls_encode(pixels),
+            uid.JPEG2000Lossless: lambda: imagecodecs.jpeg2k_encode(
+                pixels, level=0, reversible=True, codecformat="J2K", bitspersample=bits
+            ),
+            uid.HTJ2KLossless: lambda: imagecodecs.htj2k_encode(pixels),
+        }
+        if transfer_syntax not in encoders:
+            raise ValueError(f"no synthetic encoder for transfer syntax {transfer_syntax}")
+        ds.PixelData = encapsulate([encoders[transfer_syntax]()])
+        ds["PixelData"].VR = "OB"
+    ds.file_meta.TransferSyntaxUID = transfer_syntax

@@ -34,49 +34,13 @@ def radiograph_dataset(name: str = "RG3_UNCR.dcm") -> pydicom.Dataset:
     return pydicom.dcmread(dicom_file(name))
 
 
-def _encapsulated(codestream: bytes) -> bytes:
-    from pydicom.encaps import encapsulate
-
-    return encapsulate([codestream])
-
-
-def _encoders() -> dict:
-    import imagecodecs
-    from pydicom import uid
-
-    return {
-        uid.JPEGLosslessSV1: lambda a, bits: imagecodecs.jpeg8_encode(
-            a, lossless=True, predictor=1, bitspersample=bits
-        ),
-        uid.JPEGLSLossless: lambda a, bits: imagecodecs.jpegls_encode(a),
-        uid.JPEG2000Lossless: lambda a, bits: imagecodecs.jpeg2k_encode(
-            a, level=0, reversible=True, codecformat="J2K", bitspersample=bits
-        ),
-        uid.HTJ2KLossless: lambda a, bits: imagecodecs.htj2k_encode(a),
-    }
-
-
 def write_radiograph(path: Path, transfer_syntax: str, source: str = "RG3_UNCR.dcm") -> Path:
-    """Re-encode a real radiograph's pixels in ``transfer_syntax`` (lossless) and save it."""
-    from pydicom import uid
+    """A real radiograph's pixels (pydicom-data) re-encoded in ``transfer_syntax``, no PHI."""
+    from cxrhub.builders._sample import write_dicom
 
     ds = radiograph_dataset(source)
-    pixels = ds.pixel_array
-    if transfer_syntax in (uid.ExplicitVRLittleEndian, uid.ImplicitVRLittleEndian):
-        ds.file_meta.TransferSyntaxUID = transfer_syntax
-    elif transfer_syntax == uid.ExplicitVRBigEndian:
-        ds.PixelData = pixels.astype(">u2").tobytes()
-        ds.file_meta.TransferSyntaxUID = transfer_syntax
-        pydicom.dcmwrite(path, ds, implicit_vr=False, little_endian=False, force_encoding=True)
-        return path
-    elif transfer_syntax == uid.DeflatedExplicitVRLittleEndian:
-        ds.file_meta.TransferSyntaxUID = transfer_syntax
-    elif transfer_syntax == uid.RLELossless:
-        ds.compress(uid.RLELossless, pixels)
-    else:
-        codestream = _encoders()[transfer_syntax](pixels, int(ds.BitsStored))
-        ds.PixelData = _encapsulated(codestream)
-        ds["PixelData"].VR = "OB"
-        ds.file_meta.TransferSyntaxUID = transfer_syntax
-    ds.save_as(path, enforce_file_format=True)
-    return path
+    header = {k: ds[k].value for k in ("WindowCenter", "WindowWidth") if k in ds}
+    return write_dicom(
+        path, ds.pixel_array, transfer_syntax, photometric=str(ds.PhotometricInterpretation),
+        bits_stored=int(ds.BitsStored), header=header,
+    )  # fmt: skip
