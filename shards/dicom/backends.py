@@ -1,8 +1,9 @@
 """Decode backends: one small contract, a registry keyed by transfer syntax, chosen by measurement.
 
-A backend is ``decode(ds, frame) -> ndarray`` over a parsed header ``ds`` (pydicom ``Dataset``) and
-the first frame's bytes (``None`` for native pixel data). Each declares the modules it needs and
-whether they import. The order per transfer syntax is the measured order of ``bench/decode.py``:
+A backend is ``decode(ds, frame) -> ndarray`` over a parsed header ``ds`` (pydicom ``Dataset``,
+stopped before the pixel data) and the first frame: its bytes when encapsulated, the array already
+read from the file when native. ``pydicom`` alone takes a fully parsed dataset instead. Each
+declares the modules it needs and whether they import. The order per transfer syntax is the measured order of ``bench/decode.py``:
 fastest bit-exact path first, pydicom's own handlers (with the pylibjpeg plugins) as the fallback.
 """
 
@@ -31,23 +32,19 @@ class Backend:
         return all(importlib.util.find_spec(m) is not None for m in self.requires)
 
 
-def _native(ds, frame: bytes | None) -> np.ndarray:
-    """Uncompressed pixel data viewed in place: no copy beyond the file read."""
-    little = ds.file_meta.TransferSyntaxUID != uid.ExplicitVRBigEndian
+def _native(ds, frame: np.ndarray) -> np.ndarray:
+    """Uncompressed pixel data: the reader already read it straight from the file into an array
+    (one read, no copy), so there is nothing left to decode."""
+    return frame
+
+
+def _rle(ds, frame: bytes | None) -> np.ndarray:
+    import imagecodecs
+
     kind = "i" if int(ds.PixelRepresentation) else "u"
-    size = int(ds.BitsAllocated) // 8
-    if int(ds.BitsAllocated) not in (8, 16, 32):
-        raise ValueError(f"(0028,0100) BitsAllocated {ds.BitsAllocated}: expected 8, 16 or 32")
-    dtype = np.dtype(f"{'<' if little else '>'}{kind}{size}")
-    count = int(ds.Rows) * int(ds.Columns)
-    data = ds.PixelData
-    if len(data) < count * size:
-        raise ValueError(
-            f"(7FE0,0010) PixelData holds {len(data)} bytes; Rows x Columns x "
-            f"{size} bytes needs {count * size}"
-        )
-    array = np.frombuffer(data, dtype=dtype, count=count).reshape(int(ds.Rows), int(ds.Columns))
-    return array if little or size == 1 else array.astype(dtype.newbyteorder("="))
+    dtype = np.dtype(f"<{kind}{max(1, int(ds.BitsAllocated) // 8)}")
+    data = imagecodecs.dicomrle_decode(frame, dtype)
+    return np.frombuffer(data, dtype=dtype).reshape(int(ds.Rows), int(ds.Columns))
 
 
 def _pydicom(ds, frame: bytes | None) -> np.ndarray:
@@ -76,6 +73,7 @@ BACKENDS: dict[str, Backend] = {
     "imagecodecs-jpeg2k": Backend(
         "imagecodecs-jpeg2k", ("imagecodecs",), _imagecodecs("jpeg2k_decode")
     ),
+    "imagecodecs-rle": Backend("imagecodecs-rle", ("imagecodecs",), _rle),
     "imagecodecs-htj2k": Backend(
         "imagecodecs-htj2k", ("imagecodecs",), _imagecodecs("htj2k_decode")
     ),
@@ -99,7 +97,7 @@ ORDER: dict[str, tuple[str, ...]] = {
     uid.HTJ2KLossless: ("imagecodecs-htj2k", "pydicom"),
     uid.HTJ2KLosslessRPCL: ("imagecodecs-htj2k", "pydicom"),
     uid.HTJ2K: ("imagecodecs-htj2k", "pydicom"),
-    uid.RLELossless: ("pydicom",),
+    uid.RLELossless: ("imagecodecs-rle", "pydicom"),
 }
 
 

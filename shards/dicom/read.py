@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import re
+import struct
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pydicom
+from pydicom import uid
 from pydicom.encaps import generate_frames
 from pydicom.errors import InvalidDicomError
 
@@ -40,17 +42,36 @@ _REQUIRED = (  # (tag, keyword) of the image pixel module elements decoding need
 )
 
 
-def read_dataset(path: Path | str, name: str | None = None) -> pydicom.Dataset:
-    """Parse the file strictly: a non-DICOM file or a truncated header is an error."""
+def read_dataset(path: Path | str, name: str | None = None, *, pixels: bool = True):
+    """Parse the file strictly: a non-DICOM file or a truncated header is an error.
+
+    With ``pixels=False`` parsing stops before the pixel data and the open file is returned too,
+    positioned at the (7FE0,0010) element: ``(ds, file)``; the caller closes it.
+    """
     name = name or str(path)
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            ds = pydicom.dcmread(path)
+        handle = open(path, "rb")  # noqa: SIM115 - returned to the caller when pixels=False
     except FileNotFoundError as exc:
         raise BadInputError(
             name, "read", "file not found", error_class="FileNotFoundError"
         ) from exc
+    try:
+        ds = _strict_parse(handle, name, stop_before_pixels=not pixels)
+        _check_module(ds, name, pixels=pixels)
+    except BaseException:
+        handle.close()
+        raise
+    if pixels:
+        handle.close()
+        return ds
+    return ds, handle
+
+
+def _strict_parse(handle, name: str, *, stop_before_pixels: bool) -> pydicom.Dataset:
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = pydicom.dcmread(handle, stop_before_pixels=stop_before_pixels)
     except InvalidDicomError as exc:
         raise BadInputError(
             name, "header", f"not a DICOM file ({exc})", error_class="InvalidDicomError"
@@ -65,10 +86,14 @@ def read_dataset(path: Path | str, name: str | None = None) -> pydicom.Dataset:
             raise BadInputError(
                 name, "header", f"truncated file: {warning.message}", error_class="EOFError"
             )
+    return ds
+
+
+def _check_module(ds: pydicom.Dataset, name: str, *, pixels: bool = True) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # values are parsed on access; a bad one raises below
-            _check_module(ds, name)
+            _check_elements(ds, name, _REQUIRED if pixels else _REQUIRED[:-1])
     except BadInputError:
         raise
     except Exception as exc:
@@ -76,24 +101,23 @@ def read_dataset(path: Path | str, name: str | None = None) -> pydicom.Dataset:
             name, "header", f"invalid pixel-module value ({type(exc).__name__}: {exc})",
             error_class=type(exc).__name__,
         ) from exc  # fmt: skip
-    return ds
 
 
-def _check_module(ds: pydicom.Dataset, name: str) -> None:
+def _check_elements(ds: pydicom.Dataset, name: str, required: tuple) -> None:
     if "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):
         raise BadInputError(
             name, "header", "(0002,0010) TransferSyntaxUID: missing from the file meta"
         )
-    for tag, keyword in _REQUIRED:
+    for tag, keyword in required:
         if keyword not in ds:
             raise BadInputError(name, "header", f"{tag} {keyword}: missing; a radiograph needs it")
     photometric = str(ds.PhotometricInterpretation).strip()
     if photometric not in MONOCHROME:
         raise BadInputError(
-            name,
-            "header",
-            f"(0028,0004) PhotometricInterpretation {photometric!r}: expected MONOCHROME1 or MONOCHROME2",
-        )
+            name, "header",
+            f"(0028,0004) PhotometricInterpretation {photometric!r}: expected "
+            "MONOCHROME1 or MONOCHROME2",
+        )  # fmt: skip
     if int(ds.get("SamplesPerPixel", 1) or 1) != 1 or int(ds.get("NumberOfFrames", 1) or 1) != 1:
         raise BadInputError(
             name, "header",
@@ -110,10 +134,16 @@ def read(
     ``meta`` holds ``header`` (the allow-listed elements), ``transfer_syntax`` (UID and name),
     ``backend`` (the decoder that produced the array) and ``dataset`` (the parsed header, for pixel
     processing; not JSON, never written out).
+
+    The header is parsed once, up to the pixel data; native pixel data is then read straight into
+    the array and an encapsulated frame straight into the codec. pydicom's own handlers (a full
+    parse) are the fallback when no faster backend is available or succeeds.
     """
     name = name or str(path)
-    ds = read_dataset(path, name)
-    array, used = decode(ds, name, backend)
+    ds, handle = read_dataset(path, name, pixels=False)
+    with handle:
+        source = _pixel_source(ds, handle, name)
+    array, used = decode(ds, source, path, name, backend)
     ts = ds.file_meta.TransferSyntaxUID
     meta: dict[str, Any] = {
         "header": allowed_header(ds),
@@ -124,36 +154,120 @@ def read(
     return array, meta
 
 
-def decode(ds: pydicom.Dataset, name: str, backend: str = "auto") -> tuple[np.ndarray, str]:
-    """Decode the first frame with the preferred available backend; check it against the header."""
+_NATIVE = (uid.ExplicitVRLittleEndian, uid.ImplicitVRLittleEndian, uid.ExplicitVRBigEndian)
+
+
+def _pixel_source(ds: pydicom.Dataset, handle, name: str) -> np.ndarray | bytes | None:
+    """Native: the stored values read straight from the file. Encapsulated: the first frame.
+    ``None`` where only a full parse can tell (deflated files)."""
+    ts = ds.file_meta.TransferSyntaxUID
+    if ts not in backends.ORDER:
+        return None  # decode() names the unsupported syntax
+    if (ts not in _NATIVE and not ts.is_encapsulated) or int(ds.BitsAllocated) not in (8, 16, 32):
+        return None
+    little, implicit = ts.is_little_endian, ts.is_implicit_VR
+    head = handle.read(8)
+    order = "<" if little else ">"
+    if len(head) < 8 or struct.unpack(f"{order}HH", head[:4]) != (0x7FE0, 0x0010):
+        raise BadInputError(
+            name, "decode", "(7FE0,0010) PixelData: missing; the file ends before it"
+        )
+    if implicit:
+        length = struct.unpack(f"{order}I", head[4:8])[0]
+    else:
+        length = struct.unpack(f"{order}I", handle.read(4))[0]
+    if ts.is_encapsulated:
+        data = handle.read()
+        _check_items(data, name)
+        try:
+            return next(generate_frames(data, number_of_frames=1))
+        except Exception as exc:
+            raise BadInputError(
+                name, "decode", f"(7FE0,0010) PixelData: no readable frame ({exc})"
+            ) from exc
+    return _native_array(ds, handle, length, name)
+
+
+def _check_items(data: bytes, name: str) -> None:
+    """Every item of encapsulated pixel data is whole and the sequence delimiter is there."""
+    position = 0
+    while position + 8 <= len(data):
+        tag, length = (
+            data[position : position + 4],
+            struct.unpack("<I", data[position + 4 : position + 8])[0],
+        )
+        if tag == b"\xfe\xff\xdd\xe0":
+            return
+        if tag != b"\xfe\xff\x00\xe0":
+            raise BadInputError(
+                name, "decode", f"(7FE0,0010) PixelData: no item tag at byte {position}"
+            )
+        position += 8 + length
+    raise BadInputError(
+        name, "decode",
+        "(7FE0,0010) PixelData: truncated: the file ends before the sequence delimiter (FFFE,E0DD)",
+        error_class="EOFError",
+    )  # fmt: skip
+
+
+def _native_array(ds: pydicom.Dataset, handle, length: int, name: str) -> np.ndarray:
+    bits_allocated = int(ds.BitsAllocated)
+    if bits_allocated not in (8, 16, 32):
+        raise BadInputError(
+            name, "decode", f"(0028,0100) BitsAllocated {bits_allocated}: expected 8, 16 or 32"
+        )
+    order = "<" if ds.file_meta.TransferSyntaxUID.is_little_endian else ">"
+    dtype = np.dtype(f"{order}{'i' if int(ds.PixelRepresentation) else 'u'}{bits_allocated // 8}")
+    count = int(ds.Rows) * int(ds.Columns)
+    needed = count * dtype.itemsize
+    array = np.fromfile(handle, dtype=dtype, count=count) if length >= needed else np.empty(0)
+    if array.size < count:
+        found = min(length, array.size * dtype.itemsize)
+        raise BadInputError(
+            name, "decode",
+            f"(7FE0,0010) PixelData holds {found} bytes; Rows x Columns x "
+            f"{dtype.itemsize} bytes needs {needed}",
+        )  # fmt: skip
+    return array.reshape(int(ds.Rows), int(ds.Columns))
+
+
+def decode(
+    ds: pydicom.Dataset, source, path: Path | str, name: str, backend: str = "auto"
+) -> tuple[np.ndarray, str]:
+    """Decode with the preferred available backend; check the result against the header."""
     ts = str(ds.file_meta.TransferSyntaxUID)
     chain = backends.choose(ts, backend)
     if not chain:
-        known = ", ".join(sorted(backends.ORDER))
         raise BadInputError(
-            name, "decode", f"(0002,0010) TransferSyntaxUID {ts}: unsupported; supported: {known}"
-        )
+            name, "decode",
+            f"(0002,0010) TransferSyntaxUID {ts}: unsupported; supported: "
+            + ", ".join(sorted(backends.ORDER)),
+        )  # fmt: skip
     errors = []
     for candidate in chain:
         try:
-            frame = None if not ds.file_meta.TransferSyntaxUID.is_encapsulated else _first_frame(ds)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                array = _as_stored(candidate.decode(ds, frame), ds)
-            _check_array(array, ds, name)
-            return array, candidate.name
-        except BadInputError:
-            raise
-        except Exception as exc:  # a codec's failure is tried on the next backend, then reported
+            array = _run(candidate, ds, source, path)
+        except Exception as exc:  # noqa: PERF203 - a failing codec hands over to the next one
             logger.debug("%s: %s failed: %s", name, candidate.name, exc)
             errors.append(f"{candidate.name}: {type(exc).__name__}: {exc}")
+            continue
+        _check_array(array, ds, name)
+        return array, candidate.name
     raise BadInputError(
         name, "decode", f"{ds.file_meta.TransferSyntaxUID.name}: " + "; ".join(errors)
     )
 
 
-def _first_frame(ds: pydicom.Dataset) -> bytes:
-    return next(generate_frames(ds.PixelData, number_of_frames=1))
+def _run(candidate: backends.Backend, ds: pydicom.Dataset, source, path: Path | str) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if candidate.name == "pydicom":
+            raw = candidate.decode(read_dataset(path), None)
+        elif source is None:
+            raise ValueError("needs pydicom's full parse (deflated or unusual bit depth)")
+        else:
+            raw = candidate.decode(ds, source)
+        return _as_stored(raw, ds)
 
 
 def _as_stored(array: np.ndarray, ds: pydicom.Dataset) -> np.ndarray:

@@ -92,7 +92,7 @@ def test_header_is_allow_listed_and_typed():
 
 BROKEN = {
     "MR_truncated.dcm": ("decode", "PixelData holds 8130 bytes"),
-    "emri_small_jpeg_2k_lossless_too_short.dcm": ("header", "truncated file"),
+    "emri_small_jpeg_2k_lossless_too_short.dcm": ("header", "NumberOfFrames 10"),
     "no_meta.dcm": ("header", "not a DICOM file"),
     "badVR.dcm": ("header", "invalid pixel-module value"),
     "meta_missing_tsyntax.dcm": ("header", "(0002,0010) TransferSyntaxUID: missing"),
@@ -132,6 +132,11 @@ def test_synthetic_bad_inputs(tmp_path):
         with pytest.raises(BadInputError) as info:
             read(_write(tmp_path / name, data), name=name)
         assert info.value.stage in ("header", "decode"), name
+    j2k = Path(dicom_file("RG3_J2KR.dcm")).read_bytes()
+    for cut in (8, 500, len(j2k) // 2):  # the encapsulated stream loses its end
+        with pytest.raises(BadInputError, match="truncated") as info:
+            read(_write(tmp_path / f"j2k-{cut}.dcm", j2k[:-cut]))
+        assert info.value.stage == "decode"
     # the last 8 bytes of this file are trailing padding, not pixel data: still a whole image
     assert read(_write(tmp_path / "cut-8.dcm", good[:-8]))[0].shape == (1760, 1760)
     with pytest.raises(BadInputError, match="file not found"):
