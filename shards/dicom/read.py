@@ -275,6 +275,7 @@ def _as_stored(array: np.ndarray, ds: pydicom.Dataset) -> np.ndarray:
     PixelRepresentation (a codec's unsigned output reinterpreted when the data is signed), and
     the bits above BitsStored ignored (masked, or sign-extended)."""
     signed, size = bool(int(ds.PixelRepresentation)), max(1, int(ds.BitsAllocated) // 8)
+    bits = int(ds.BitsStored)
     expected = np.dtype(f"{'i' if signed else 'u'}{size}")
     array = np.asarray(array)
     if array.dtype.kind not in "ui" or array.dtype.itemsize > size:
@@ -283,13 +284,17 @@ def _as_stored(array: np.ndarray, ds: pydicom.Dataset) -> np.ndarray:
         array = array.astype(f"{array.dtype.kind}{size}")
     if array.dtype.kind != expected.kind:
         array = array.view(expected)
-    shift = 8 * size - int(ds.BitsStored)
-    if shift > 0:
-        bits = int(ds.BitsStored)
-        low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
-        if int(array.min()) < low or int(array.max()) > high:  # only then pay for a copy
-            array = np.right_shift(np.left_shift(array, shift), shift)
+    shift = 8 * size - bits
+    if shift > 0 and _exceeds(array, bits, signed):  # only then pay for a copy
+        array = np.right_shift(np.left_shift(array, shift), shift)
     return array
+
+
+def _exceeds(array: np.ndarray, bits: int, signed: bool) -> bool:
+    """Whether any value uses the bits above BitsStored (one pass for unsigned data)."""
+    if not signed:
+        return int(array.max()) >= 1 << bits
+    return int(array.min()) < -(1 << (bits - 1)) or int(array.max()) >= 1 << (bits - 1)
 
 
 def _check_array(array: np.ndarray, ds: pydicom.Dataset, name: str) -> None:
@@ -300,8 +305,10 @@ def _check_array(array: np.ndarray, ds: pydicom.Dataset, name: str) -> None:
             "decode",
             f"decoded shape {array.shape}; (0028,0010/0011) Rows x Columns say {shape}",
         )
-    low, high = int(array.min()), int(array.max())
-    if low == high:
+    sample = array[:: max(1, shape[0] // 64), :: max(1, shape[1] // 64)]  # cheap first look
+    if sample.min() == sample.max() and array.min() == array.max():
         raise BadInputError(
-            name, "decode", f"decoded image is constant ({low}): a failed or truncated stream"
+            name,
+            "decode",
+            f"decoded image is constant ({array.flat[0]}): a failed or truncated stream",
         )
