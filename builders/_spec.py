@@ -10,6 +10,9 @@ A builder module is knowledge only. It defines:
 - ``iter_records(root) -> Iterator[Record]``: one record per sample, from the release's own tables;
 - ``write_sample(root, variant=...)``: a small synthetic tree in the release's exact on-disk layout.
 
+``SPEC.card_stats`` (optional) names the columns the dataset card summarises (label prevalence,
+age, sex, view); the core never guesses them.
+
 A module whose dataset is registered but not yet converted defines ``SPEC`` only.
 """
 
@@ -19,7 +22,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Access", "DatasetSpec", "Record"]
+__all__ = ["Access", "CardStats", "DatasetSpec", "Record"]
 
 
 class Access(str, enum.Enum):
@@ -27,6 +30,23 @@ class Access(str, enum.Enum):
 
     PUBLIC = "public"
     CREDENTIALED = "credentialed"
+
+
+@dataclass(frozen=True)
+class CardStats:
+    """Which columns the dataset card summarises; ``None`` leaves that table and plot out.
+
+    Attributes:
+        labels: a list of class labels (or one class label): prevalence per label.
+        age: a number in years: a histogram in 10-year bins and a summary.
+        sex: a categorical string column: counts.
+        view: a categorical string column (view position): counts.
+    """
+
+    labels: str | None = None
+    age: str | None = None
+    sex: str | None = None
+    view: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +67,7 @@ class DatasetSpec:
     license_link: str | None = None
     description: str = ""
     tags: tuple[str, ...] = ("medical", "chest-x-ray", "radiology")
+    card_stats: CardStats | None = None
 
 
 @dataclass(frozen=True)
@@ -57,12 +78,14 @@ class Record:
         key: stable, dot-free sample key (unique in the dataset).
         split: the split it belongs to (one of ``SPEC.splits``).
         source: the primary source file, relative to the root (manifest and error reports).
-        media: feature name -> relative path of a file whose bytes become that feature.
+        media: feature name -> the relative path of a file whose bytes become that feature as
+            released, or a request ``{"path": rel, "output": ...}`` for a value derived from the
+            file (DICOM: ``archival``, ``display``, ``header``; see ``shards/dicom/outputs.py``).
         fields: every other feature's value, as ``datasets`` encodes it.
     """
 
     key: str
     split: str
     source: str
-    media: dict[str, str] = field(default_factory=dict)
+    media: dict[str, str | dict] = field(default_factory=dict)
     fields: dict[str, Any] = field(default_factory=dict)

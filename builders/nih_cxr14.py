@@ -24,7 +24,7 @@ from pathlib import Path
 from datasets import ClassLabel, Features, Image, List, Value
 
 from cxrhub.builders import _sample
-from cxrhub.builders._spec import Access, DatasetSpec, Record
+from cxrhub.builders._spec import Access, CardStats, DatasetSpec, Record
 from cxrhub.shards.errors import BadInputError, MissingSourceError, SourceLayoutError
 
 __all__ = ["FEATURES", "LABELS", "SPEC", "check", "iter_records", "write_sample"]
@@ -67,6 +67,7 @@ SPEC = DatasetSpec(
         "112,120 frontal chest radiographs (1024x1024 8-bit PNG) of 30,805 patients with 14 "
         "text-mined finding labels, 984 radiologist bounding boxes, age, sex and view position."
     ),
+    card_stats=CardStats(labels="labels", age="age_years", sex="sex", view="view"),
 )
 
 LABELS = (

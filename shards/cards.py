@@ -3,13 +3,17 @@
 The template under ``dataset_cards/<dataset>.md`` is the hand-written source; generated YAML keys
 (``configs``, ``dataset_info``, licence fields when the template has none) and
 ``{{ placeholders }}`` in the prose are filled on every run, so prose edits live in the
-template and survive.
+template and survive. :func:`write_card` also writes the statistics plots (``plots/*.png``) the
+card shows; :func:`regenerate` redoes both from ``index.json`` and the shards.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from importlib import resources
+from pathlib import Path
+from types import ModuleType
 
 from datasets import ClassLabel, DatasetInfo, Features, Image, LargeList, List, SplitInfo, Value
 from datasets.info import DatasetInfosDict
@@ -17,17 +21,52 @@ from datasets.splits import SplitDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard
 
-from cxrhub.builders._spec import DatasetSpec
-from cxrhub.shards.schema import tar_features
+from cxrhub.builders._spec import Access, DatasetSpec
+from cxrhub.shards import card_stats
+from cxrhub.shards.atomic import write_text
+from cxrhub.shards.card_stats import Distribution
+from cxrhub.shards.schema import output_features, tar_features
 
-__all__ = ["render"]
+__all__ = ["regenerate", "render", "write_card"]
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 _FORMAT_DIRS = {"parquet": "data", "webdataset": "webdataset"}
 
 
-def render(spec: DatasetSpec, index: dict) -> str:
-    """The README.md of a converted folder."""
+def write_card(out: Path, spec: DatasetSpec, index: dict) -> None:
+    """Write ``out/plots/*.png`` and ``out/README.md`` for the converted folder ``out``."""
+    from cxrhub.shards.card_plots import write_plots  # matplotlib: imported only when drawing
+
+    stats = card_stats.collect(out, spec, index)
+    write_plots(out, stats)
+    write_text(Path(out) / "README.md", render(spec, index, stats))
+
+
+def regenerate(out: Path) -> Path:
+    """Rewrite the card and its plots of a finished conversion from its ``index.json`` (after
+    editing the template's prose, say); return the card's path. The result is the card the
+    conversion wrote, byte for byte, while the template and builder are unchanged."""
+    from cxrhub import builders
+
+    index = json.loads((Path(out) / "index.json").read_text(encoding="utf-8"))
+    module = builders.load(index["dataset"])
+    write_card(Path(out), module.SPEC, _release_order(index, module))
+    return Path(out) / "README.md"
+
+
+def _release_order(index: dict, module: ModuleType) -> dict:
+    """``index.json`` stores keys sorted: put splits and features back in the builder's order."""
+    splits = [s for s in module.SPEC.splits if s in index["splits"]]
+    splits += [s for s in index["splits"] if s not in splits]
+    ordered = {**index, "splits": {s: index["splits"][s] for s in splits}}
+    features = getattr(module, "FEATURES", None)
+    if features is not None and output_features(features).to_dict() == index["features"]:
+        ordered["features"] = output_features(features).to_dict()
+    return ordered
+
+
+def render(spec: DatasetSpec, index: dict, stats: list[Distribution] | None = None) -> str:
+    """The README.md of a converted folder; ``stats`` fills the statistics section."""
     card = DatasetCard(_template(spec.name))
     data = card.data
     for key, value in (
@@ -47,6 +86,7 @@ def render(spec: DatasetSpec, index: dict) -> str:
     MetadataConfigs({"default": _config(index, main)}).to_dataset_card_data(data)
     DatasetInfosDict({"default": _info(index, declared, main)}).to_dataset_card_data(data)
     values = _values(spec, index, features)
+    values["statistics"] = card_stats.to_markdown(stats or [])
     card.text = _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), card.text)
     return str(card)
 
@@ -80,6 +120,8 @@ def _values(spec: DatasetSpec, index: dict, features: Features) -> dict[str, str
         "homepage": spec.homepage,
         "terms": spec.terms,
         "access": spec.access.value,
+        "access_notice": _access_notice(spec),
+        "license_note": _license_note(spec),
         "citation": f"```bibtex\n{spec.citation}\n```",
         "cxrhub_version": index["cxrhub_version"],
         "splits_table": _splits_table(index),
@@ -87,6 +129,35 @@ def _values(spec: DatasetSpec, index: dict, features: Features) -> dict[str, str
         "load_snippet": _load_snippet(index),
         "errors_note": _errors_note(index),
     }
+
+
+def _license_note(spec: DatasetSpec) -> str:
+    if spec.license == "other" and spec.license_link:
+        name = spec.license_name or "the data provider's terms"
+        return (
+            f"Licence: **{name}** (`license: other`), the data provider's own terms: "
+            f"<{spec.license_link}>. The converted files are the same data under the same terms."
+        )
+    return (
+        f"Licence: `{spec.license}`. The converted files are the same data: the provider's terms "
+        "above apply to them as to the original download."
+    )
+
+
+def _access_notice(spec: DatasetSpec) -> str:
+    where = spec.license_link or spec.homepage
+    if spec.access is Access.CREDENTIALED:
+        return (
+            "**Credentialed data: keep this repository private.** Only people who hold their own "
+            f"access to {spec.pretty_name} under its agreement ({where}) may read it; the data "
+            "must not be redistributed, made public or shared with anyone who has not signed the "
+            "agreement. `cxrhub push` refuses public repos for this dataset and checks the repo "
+            "is private before every commit."
+        )
+    return (
+        f"Public data. Attribution: cite the paper below and credit the data provider as its "
+        f"terms ask ({spec.homepage})."
+    )
 
 
 def _splits_table(index: dict) -> str:
@@ -120,13 +191,17 @@ def _type_name(feature: object) -> str:
 
 
 def _load_snippet(index: dict) -> str:
+    first = next(iter(index["splits"]))
     lines = ["```python"]
-    if "parquet" in index["splits"][next(iter(index["splits"]))]:
+    if "parquet" in index["splits"][first]:
         lines += [
             "from datasets import load_dataset",
             "",
             'ds = load_dataset("ORG/NAME")  # or a local path to this folder',
-            'ds_stream = load_dataset("ORG/NAME", streaming=True)',
+            "",
+            "# streaming: rows arrive as the Parquet shards are read, nothing is downloaded first",
+            f'stream = load_dataset("ORG/NAME", split="{first}", streaming=True)',
+            "sample = next(iter(stream))",
         ]
     for name, split in index["splits"].items():
         tars = split.get("webdataset")
@@ -134,13 +209,19 @@ def _load_snippet(index: dict) -> str:
             last = len(tars) - 1
             lines += [
                 "",
+                "# WebDataset tars for GPU nodes (paths relative to a local copy of this repo)",
                 "import webdataset as wds",
                 "",
                 f'urls = "webdataset/{name}-{{000000..{last:06d}}}.tar"',
                 "ds = wds.WebDataset(urls, shardshuffle=False).decode()",
             ]
             break
-    return "\n".join([*lines, "```"])
+    lines += ["```", ""]
+    lines.append(
+        "For a private repo, log in first (`hf auth login`, or set `HF_TOKEN`) with an account "
+        "that has read access."
+    )
+    return "\n".join(lines)
 
 
 def _errors_note(index: dict) -> str:

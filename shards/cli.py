@@ -1,4 +1,4 @@
-"""The ``cxrhub`` command: list, sample, demo, convert, verify.
+"""The ``cxrhub`` command: list, sample, demo, convert, verify, dicom-info, push.
 
 Exit codes: 0 success; 1 the run finished but some inputs failed (see ``errors.jsonl``) or
 ``verify`` found problems; 2 nothing or not everything was done (bad arguments, a release layout
@@ -15,7 +15,7 @@ import textwrap
 from pathlib import Path
 
 from cxrhub import builders
-from cxrhub.shards import __version__
+from cxrhub.shards import __version__, dicom_cli, publish_cli
 from cxrhub.shards.convert import FORMATS, ConvertOptions, convert
 from cxrhub.shards.errors import CxrhubError
 from cxrhub.shards.verify import verify
@@ -209,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="re-hash and re-read a converted folder against index.json")
     p.add_argument("out")
     p.set_defaults(func=cmd_verify)
+    dicom_cli.add_subparser(sub)
+    publish_cli.add_subparser(sub)
     return parser
 
 

@@ -38,6 +38,7 @@ class ConvertOptions:
     max_shard_samples: int = 10_000
     max_shard_bytes: int = 500 * 1000**2
     row_group_bytes: int = 100 * 1000**2
+    decode_timeout: float = 120.0
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.formats) - set(FORMATS))
@@ -56,6 +57,7 @@ class ConvertOptions:
             "max_shard_samples": self.max_shard_samples,
             "max_shard_bytes": self.max_shard_bytes,
             "row_group_bytes": self.row_group_bytes,
+            "decode_timeout": self.decode_timeout,
         }
 
 

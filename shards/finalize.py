@@ -1,4 +1,4 @@
-"""The last step of a run: manifest, errors, stale-shard clean-up, card, and ``index.json`` last."""
+"""The last step of a run: manifest, errors, stale-shard clean-up, card + plots, index.json last."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def write_outputs(
         "manifest": _write_jsonl(out / MANIFEST, manifest),
         "errors": _write_jsonl(out / ERRORS, errors),
     }
-    write_text(out / "README.md", cards.render(module.SPEC, index))
+    cards.write_card(out, module.SPEC, index)  # README.md and its plots/*.png
     write_json(out / INDEX, index)
     return errors
 

@@ -14,7 +14,7 @@ from PIL import Image, UnidentifiedImageError
 
 from cxrhub.shards.errors import BadInputError
 
-__all__ = ["READERS", "read_media"]
+__all__ = ["READERS", "derive_media", "read_media"]
 
 # suffix -> the PIL format names a file with that suffix may hold
 _IMAGE_FORMATS = {".png": ("PNG",), ".jpg": ("JPEG",), ".jpeg": ("JPEG",)}
@@ -67,6 +67,44 @@ def _read_bytes(path: Path, rel: str) -> bytes:
 
 
 READERS: dict[str, Callable[[Path, str], dict]] = dict.fromkeys(_IMAGE_FORMATS, read_encoded_image)
+
+
+def derive_media(
+    root: Path, rel: str, requests: dict[str, dict], *, timeout: float | None = None
+) -> dict:
+    """Values derived from one source file (every request in one read of it).
+
+    DICOM decoding runs in a guarded child process when ``timeout`` is set, so a codec that
+    hangs or crashes costs this file only.
+    """
+    path = Path(root) / rel
+    if path.suffix.lower() != ".dcm":
+        raise BadInputError(
+            rel, "read", f"no derived outputs for {path.suffix!r} files; known: .dcm"
+        )
+    from cxrhub.shards.dicom.outputs import render
+
+    if not path.is_file():
+        raise BadInputError(
+            rel,
+            "read",
+            "file not found; the source table lists it",
+            error_class="FileNotFoundError",
+        )
+    if not timeout:
+        return render(str(path), rel, requests)
+    return _guard(timeout).call(render, str(path), rel, requests, name=rel)
+
+
+_GUARDS: dict[float, object] = {}
+
+
+def _guard(timeout: float):
+    from cxrhub.shards.dicom.guard import Guard
+
+    if timeout not in _GUARDS:
+        _GUARDS[timeout] = Guard(timeout)
+    return _GUARDS[timeout]
 
 
 def read_media(root: Path, rel: str) -> dict:

@@ -14,7 +14,7 @@ from cxrhub.builders._spec import Record
 from cxrhub.shards import __version__
 from cxrhub.shards.atomic import dumps
 
-__all__ = ["ShardTask", "plan_shards"]
+__all__ = ["ShardTask", "media_paths", "plan_shards"]
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def _cut(records: list[Record], root: Path, *, max_samples: int, max_bytes: int)
     groups: list[list[Record]] = [[]]
     size = 0
     for record in records:
-        record_bytes = sum(_size(root / rel) for rel in record.media.values())
+        record_bytes = sum(_size(root / rel) for rel in media_paths(record))
         current = groups[-1]
         if current and (len(current) >= max_samples or size + record_bytes > max_bytes):
             groups.append([])
@@ -79,6 +79,11 @@ def _cut(records: list[Record], root: Path, *, max_samples: int, max_bytes: int)
         groups[-1].append(record)
         size += record_bytes
     return groups
+
+
+def media_paths(record: Record) -> list[str]:
+    """The distinct source files a record reads."""
+    return sorted({m if isinstance(m, str) else m["path"] for m in record.media.values()})
 
 
 def _size(path: Path) -> int:

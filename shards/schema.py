@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from datasets import Features, Image, Value
+from datasets import Features, Image, Json, Value
 
 from cxrhub.builders._spec import Record
 from cxrhub.shards.atomic import dumps
 from cxrhub.shards.errors import BadInputError
-from cxrhub.shards.media import read_media
+from cxrhub.shards.media import derive_media, read_media
 
 __all__ = [
     "KEY",
@@ -38,25 +38,34 @@ def output_features(features: Features) -> Features:
     return Features({KEY: Value("string"), **features})
 
 
-def read_example(record: Record, root: Path) -> dict:
-    """The record's values plus its media read from ``root`` (not yet encoded).
+def read_example(record: Record, root: Path, decode_timeout: float | None = None) -> dict:
+    """The record's values plus its media read from ``root`` (not yet encoded): files kept as
+    released, and values derived from a file (all of one file's requests in one read).
 
     Raises:
         BadInputError: a media file is missing or unreadable.
     """
     example = {KEY: record.key, **record.fields}
-    for name, rel in sorted(record.media.items()):
-        example[name] = read_media(root, rel)
+    requests: dict[str, dict[str, dict]] = {}
+    for name, media in sorted(record.media.items()):
+        if isinstance(media, str):
+            example[name] = read_media(root, media)
+        else:
+            requests.setdefault(media["path"], {})[name] = media
+    for rel, wanted in sorted(requests.items()):
+        example.update(derive_media(root, rel, wanted, timeout=decode_timeout))
     return example
 
 
-def build_example(record: Record, root: Path, features: Features) -> dict:
+def build_example(
+    record: Record, root: Path, features: Features, decode_timeout: float | None = None
+) -> dict:
     """Read the record's media and encode the whole example with ``features``.
 
     Raises:
         BadInputError: a media file is missing or unreadable, or a value does not fit its feature.
     """
-    example = read_example(record, root)
+    example = read_example(record, root, decode_timeout)
     try:
         return features.encode_example(example)
     except (ValueError, TypeError, KeyError) as exc:
@@ -98,6 +107,8 @@ def tar_members(example: dict, features: Features) -> dict[str, bytes]:
         value = example[name]
         if isinstance(feature, Image):
             members[_member(name, feature, value["path"])] = value["bytes"]
+        elif isinstance(feature, Json):  # already canonical JSON text once encoded
+            members[_member(name, feature, None)] = value.encode("utf-8")
         else:
             members[_member(name, feature, None)] = dumps(value).encode("utf-8")
     return members

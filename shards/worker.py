@@ -51,7 +51,7 @@ def write_shard(task: ShardTask, options: dict, features, report: Report) -> dic
     try:
         for record in task.records:
             try:
-                example = build_example(record, root, features)
+                example = build_example(record, root, features, options.get("decode_timeout"))
             except BadInputError as exc:
                 errors.append(handle_bad_input(exc, options["on_error"], record.key))
             else:

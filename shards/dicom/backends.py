@@ -3,8 +3,9 @@
 A backend is ``decode(ds, frame) -> ndarray`` over a parsed header ``ds`` (pydicom ``Dataset``,
 stopped before the pixel data) and the first frame: its bytes when encapsulated, the array already
 read from the file when native. ``pydicom`` alone takes a fully parsed dataset instead. Each
-declares the modules it needs and whether they import. The order per transfer syntax is the measured order of ``bench/decode.py``:
-fastest bit-exact path first, pydicom's own handlers (with the pylibjpeg plugins) as the fallback.
+declares the modules it needs and whether they import. The order per transfer syntax is the
+measured order of ``bench/decode.py``: fastest bit-exact path first, pydicom's own handlers
+(with the pylibjpeg plugins) as the fallback.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ def test_same_bytes_for_one_and_two_workers_and_across_runs(nih_src, nih_out, tm
     again = tmp_path / "again"
     convert("nih-cxr14", nih_src, two, ConvertOptions(max_shard_samples=2), workers=2)
     convert("nih-cxr14", nih_src, again, ConvertOptions(max_shard_samples=2), workers=1)
-    assert len(output_files(nih_out)) == 14  # 5 parquet, 5 tar, README, index, manifest, errors
+    assert len(output_files(nih_out)) == 18  # 5 + 5 shards, 4 plots, card, index, manifest, errors
     assert same_tree(nih_out, two)
     assert same_tree(nih_out, again)
 

@@ -1,0 +1,152 @@
+"""DICOM decode throughput per transfer syntax, beside named baselines measured in the same run.
+
+Images: RG1 (pydicom-data, Philips CR 1955x1841, 15-bit, MONOCHROME1) and SYN (RG1 resized to
+3000x2500 and scaled to 12 bits: a full-size radiograph), each written in every lossless syntax.
+
+Columns (images/s on one core; ratios are cxrhub / baseline):
+- cxrhub:   ``cxrhub.shards.dicom.read`` (strict parse + fastest backend + checks)
+- codec:    the fastest codec alone on the already-extracted frame (the floor for that syntax)
+- pydicom:  ``pydicom.dcmread(path).pixel_array`` with the installed plugins (the default)
+- chexpert+: the CheXpert Plus release's DICOM->JPG listing: pydicom, cv2 min-max to 8 bits,
+  equalizeHist, imwrite JPEG (needs opencv-python-headless)
+- floor:    reading the file bytes (page cache) and viewing them with numpy
+
+Then 2 processes vs 1 on the whole set.
+
+    python bench/decode.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from PIL import Image
+from pydicom import uid
+from pydicom.data import get_testdata_file
+from pydicom.encaps import generate_frames
+
+from cxrhub.builders._sample import write_dicom
+from cxrhub.shards.dicom.backends import choose
+from cxrhub.shards.dicom.read import read
+
+SYNTAXES = {
+    "uncompressed": uid.ExplicitVRLittleEndian,
+    "RLE": uid.RLELossless,
+    "JPEG lossless SV1": uid.JPEGLosslessSV1,
+    "JPEG-LS lossless": uid.JPEGLSLossless,
+    "J2K lossless": uid.JPEG2000Lossless,
+    "HTJ2K lossless": uid.HTJ2KLossless,
+}
+
+
+def images() -> dict[str, tuple[np.ndarray, int]]:
+    rg1 = pydicom.dcmread(get_testdata_file("RG1_UNCR.dcm")).pixel_array
+    syn = np.asarray(Image.fromarray(rg1.astype(np.float32)).resize((2500, 3000), Image.BILINEAR))
+    syn = (syn / syn.max() * 4095).round().astype(np.uint16)
+    return {"RG1": (rg1, 15), "SYN": (syn, 12)}
+
+
+def timed(fn, repeat: int) -> float:
+    fn()  # warm: page cache, imports, codec tables
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def codec_only(path: Path):
+    """The first backend on a frame already in memory (native: the in-RAM copy into an array)."""
+    ds = pydicom.dcmread(path)
+    if not ds.file_meta.TransferSyntaxUID.is_encapsulated:
+        data = ds.PixelData
+        return lambda: np.frombuffer(data, dtype=np.uint16).copy()
+    frame = next(generate_frames(ds.PixelData, number_of_frames=1))
+    backend = choose(str(ds.file_meta.TransferSyntaxUID))[0]
+    return lambda: backend.decode(ds, frame)
+
+
+def chexpert_plus_listing(path: Path, out: Path):
+    import cv2
+
+    def run() -> None:
+        a = pydicom.dcmread(path).pixel_array.astype(np.float64)
+        a = ((a - a.min()) / (a.max() - a.min()) * 255).astype(np.uint8)
+        cv2.imwrite(str(out), cv2.equalizeHist(a))
+
+    return run
+
+
+def floor(path: Path):
+    return lambda: np.frombuffer(path.read_bytes(), dtype=np.uint8)
+
+
+def _read_one(path: Path) -> int:
+    return read(path)[0].size
+
+
+def scaling(paths: list[Path], copies: int) -> tuple[float, float]:
+    """Seconds for ``copies`` reads of each file: in this process, then over 2 processes."""
+    work = [p for p in paths for _ in range(copies)]
+    for p in paths:
+        _read_one(p)
+    start = time.perf_counter()
+    for p in work:
+        _read_one(p)
+    one = time.perf_counter() - start
+    with ProcessPoolExecutor(2) as pool:
+        list(pool.map(_read_one, paths * 2))  # both workers started and warm
+        start = time.perf_counter()
+        list(pool.map(_read_one, work, chunksize=1))
+        two = time.perf_counter() - start
+    return one, two
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="cxrhub-decode-"))
+    header = (
+        f"{'image':<5} {'syntax':<18} {'MB':>5} {'cxrhub':>7} {'codec':>7} {'pydicom':>8} "
+        f"{'chexp+':>7} {'floor':>7}   {'vs codec':>8} {'vs pydicom':>10} {'vs chexp+':>9} "
+        f"{'vs floor':>8}"
+    )
+    print("images/s on one core\n" + header)
+    all_paths = []
+    for image, (pixels, bits) in images().items():
+        for label, ts in SYNTAXES.items():
+            path = write_dicom(work / f"{image}-{label}.dcm".replace(" ", "_"), pixels, ts,
+                               photometric="MONOCHROME1", bits_stored=bits)  # fmt: skip
+            all_paths.append(path)
+            rates = {
+                "cxrhub": 1 / timed(lambda p=path: read(p), args.repeat),
+                "codec": 1 / timed(codec_only(path), args.repeat),
+                "pydicom": 1 / timed(lambda p=path: pydicom.dcmread(p).pixel_array, args.repeat),
+                "chexp+": 1 / timed(chexpert_plus_listing(path, work / "x.jpg"), args.repeat),
+                "floor": 1 / timed(floor(path), args.repeat),
+            }
+            mb = path.stat().st_size / 1e6
+            r = rates
+            print(
+                f"{image:<5} {label:<18} {mb:>5.1f} {r['cxrhub']:>7.1f} {r['codec']:>7.1f} "
+                f"{r['pydicom']:>8.1f} {r['chexp+']:>7.1f} {r['floor']:>7.0f}   "
+                f"{r['cxrhub'] / r['codec']:>8.2f} {r['cxrhub'] / r['pydicom']:>10.2f} "
+                f"{r['cxrhub'] / r['chexp+']:>9.2f} {r['cxrhub'] / r['floor']:>8.2f}"
+            )
+    fast = [p for p in all_paths if "J2K_lossless" not in p.name or "HTJ2K" in p.name]
+    one, two = scaling(fast, 4)
+    print(f"\n{len(fast)} files x 4 (all but J2K): 1 process {one:.2f} s, 2 processes {two:.2f} s")
+    print(f"2 processes vs 1: {one / two:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""DICOM sources through the whole conversion: 16-bit archival exact, display variant, header."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+
+import numpy as np
+import pytest
+from datasets import load_dataset
+from dicom_files import radiograph_dataset
+
+from cxrhub import builders
+from cxrhub.shards.convert import ConvertOptions, convert
+from cxrhub.shards.verify import verify
+
+
+@pytest.fixture(scope="module")
+def pixels() -> np.ndarray:
+    return radiograph_dataset("RG3_UNCR.dcm").pixel_array
+
+
+@pytest.fixture(scope="module")
+def converted(pixels, tmp_path_factory):
+    from fixtures import dicom_builder
+
+    mp = pytest.MonkeyPatch()
+    mp.setitem(builders.BUILDERS, "test-dicom", "fixtures.dicom_builder")
+    src = dicom_builder.write_sample(tmp_path_factory.mktemp("dcm") / "src", pixels)
+    out = tmp_path_factory.mktemp("dcm-out") / "out"
+    result = convert("test-dicom", src, out, ConvertOptions(decode_timeout=60))
+    yield out, result
+    mp.undo()
+
+
+def test_archival_image_round_trips_16_bit_exact_through_datasets(converted, pixels, tmp_path):
+    out, result = converted
+    ds = load_dataset(str(out), cache_dir=str(tmp_path))["train"].with_format("numpy")
+    assert ds.num_rows == 4 and result.samples == 4
+    for row in ds:
+        assert row["image"].dtype == np.uint16
+        assert np.array_equal(row["image"], pixels)
+
+
+def test_display_variant_and_header_record_how_they_were_made(converted, tmp_path):
+    out, _ = converted
+    rows = load_dataset(str(out), cache_dir=str(tmp_path))["train"]
+    syntaxes = set()
+    for row in rows:
+        small = np.asarray(row["image_small"])
+        assert small.dtype == np.uint8 and max(small.shape) == 64
+        header = row["dicom"]
+        syntaxes.add(header["transfer_syntax"]["name"])
+        assert header["header"]["PhotometricInterpretation"] == "MONOCHROME1"
+        assert "PatientName" not in header["header"] and "Doe" not in json.dumps(header)
+        assert header["outputs"]["image"]["codec"] == "htj2k"
+        assert header["outputs"]["image_small"]["inverted"] is True
+        assert header["outputs"]["image_small"]["resize"]["size"] == 64
+        assert header["backend"]
+    assert len(syntaxes) == 4
+
+
+def test_bad_dicom_is_reported_and_the_output_verifies(converted):
+    out, result = converted
+    assert [(e["path"], e["stage"]) for e in result.errors] == [("files/e.dcm", "header")]
+    assert verify(out) == []
+    with tarfile.open(out / "webdataset" / "train-000000.tar") as tar:
+        names = sorted(m.name for m in tar)
+    assert "a.image.j2k" in names and "a.image_small.png" in names and "a.dicom.json" in names
