@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.valuerep import IS, DSfloat
@@ -43,14 +44,17 @@ ALLOWED: tuple[str, ...] = (
 )  # fmt: skip
 
 
+_TAGS = {tag_for_keyword(keyword): keyword for keyword in ALLOWED}
+
+
 def allowed_header(ds: Dataset) -> dict[str, Any]:
     """The allow-listed elements present in ``ds``, as plain JSON values (sorted keys)."""
     values = {}
-    for keyword in ALLOWED:
-        element = ds.get(keyword)
-        if element is None or element == "":
+    for tag in _TAGS.keys() & ds.keys():  # touch only the allowed elements that are there
+        value = ds[tag].value
+        if value is None or value == "":
             continue
-        values[keyword] = _plain(element)
+        values[_TAGS[tag]] = _plain(value)
     return dict(sorted(values.items()))
 
 

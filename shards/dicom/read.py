@@ -14,7 +14,7 @@ import re
 import struct
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pydicom
@@ -32,14 +32,37 @@ logger = logging.getLogger(__name__)
 MONOCHROME = ("MONOCHROME1", "MONOCHROME2")
 _TRUNCATION = re.compile(r"end of file|delimiter|truncat|too short|not enough|fewer", re.I)
 _REQUIRED = (  # (tag, keyword) of the image pixel module elements decoding needs
-    ("(0028,0010)", "Rows"),
-    ("(0028,0011)", "Columns"),
-    ("(0028,0100)", "BitsAllocated"),
-    ("(0028,0101)", "BitsStored"),
-    ("(0028,0103)", "PixelRepresentation"),
-    ("(0028,0004)", "PhotometricInterpretation"),
-    ("(7FE0,0010)", "PixelData"),
+    (0x00280010, "Rows"),
+    (0x00280011, "Columns"),
+    (0x00280100, "BitsAllocated"),
+    (0x00280101, "BitsStored"),
+    (0x00280103, "PixelRepresentation"),
+    (0x00280004, "PhotometricInterpretation"),
+    (0x7FE00010, "PixelData"),
 )
+
+
+class PixelInfo(NamedTuple):
+    """The pixel-module values decoding uses, read from the header once."""
+
+    rows: int
+    columns: int
+    bits_allocated: int
+    bits_stored: int
+    signed: bool
+
+    @classmethod
+    def of(cls, ds: pydicom.Dataset) -> PixelInfo:
+        """From a checked header."""
+        return cls(
+            int(ds.Rows), int(ds.Columns), int(ds.BitsAllocated), int(ds.BitsStored),
+            bool(int(ds.PixelRepresentation)),
+        )  # fmt: skip
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The stored values' dtype (native byte order)."""
+        return np.dtype(f"{'i' if self.signed else 'u'}{max(1, self.bits_allocated // 8)}")
 
 
 def read_dataset(path: Path | str, name: str | None = None, *, pixels: bool = True):
@@ -108,9 +131,14 @@ def _check_elements(ds: pydicom.Dataset, name: str, required: tuple) -> None:
         raise BadInputError(
             name, "header", "(0002,0010) TransferSyntaxUID: missing from the file meta"
         )
+    present = set(ds.keys())
     for tag, keyword in required:
-        if keyword not in ds:
-            raise BadInputError(name, "header", f"{tag} {keyword}: missing; a radiograph needs it")
+        if tag not in present:
+            raise BadInputError(
+                name,
+                "header",
+                f"({tag >> 16:04X},{tag & 0xFFFF:04X}) {keyword}: missing; a radiograph needs it",
+            )
     photometric = str(ds.PhotometricInterpretation).strip()
     if photometric not in MONOCHROME:
         raise BadInputError(
@@ -141,9 +169,10 @@ def read(
     """
     name = name or str(path)
     ds, handle = read_dataset(path, name, pixels=False)
+    info = PixelInfo.of(ds)
     with handle:
-        source = _pixel_source(ds, handle, name)
-    array, used = decode(ds, source, path, name, backend)
+        source = _pixel_source(ds, info, handle, name)
+    array, used = decode(ds, info, source, path, name, backend)
     ts = ds.file_meta.TransferSyntaxUID
     meta: dict[str, Any] = {
         "header": allowed_header(ds),
@@ -157,13 +186,15 @@ def read(
 _NATIVE = (uid.ExplicitVRLittleEndian, uid.ImplicitVRLittleEndian, uid.ExplicitVRBigEndian)
 
 
-def _pixel_source(ds: pydicom.Dataset, handle, name: str) -> np.ndarray | bytes | None:
+def _pixel_source(
+    ds: pydicom.Dataset, info: PixelInfo, handle, name: str
+) -> np.ndarray | bytes | None:
     """Native: the stored values read straight from the file. Encapsulated: the first frame.
     ``None`` where only a full parse can tell (deflated files)."""
     ts = ds.file_meta.TransferSyntaxUID
     if ts not in backends.ORDER:
         return None  # decode() names the unsupported syntax
-    if (ts not in _NATIVE and not ts.is_encapsulated) or int(ds.BitsAllocated) not in (8, 16, 32):
+    if (ts not in _NATIVE and not ts.is_encapsulated) or info.bits_allocated not in (8, 16, 32):
         return None
     little, implicit = ts.is_little_endian, ts.is_implicit_VR
     head = handle.read(8)
@@ -185,7 +216,7 @@ def _pixel_source(ds: pydicom.Dataset, handle, name: str) -> np.ndarray | bytes 
             raise BadInputError(
                 name, "decode", f"(7FE0,0010) PixelData: no readable frame ({exc})"
             ) from exc
-    return _native_array(ds, handle, length, name)
+    return _native_array(ds, info, handle, length, name)
 
 
 def _check_items(data: bytes, name: str) -> None:
@@ -210,15 +241,12 @@ def _check_items(data: bytes, name: str) -> None:
     )  # fmt: skip
 
 
-def _native_array(ds: pydicom.Dataset, handle, length: int, name: str) -> np.ndarray:
-    bits_allocated = int(ds.BitsAllocated)
-    if bits_allocated not in (8, 16, 32):
-        raise BadInputError(
-            name, "decode", f"(0028,0100) BitsAllocated {bits_allocated}: expected 8, 16 or 32"
-        )
-    order = "<" if ds.file_meta.TransferSyntaxUID.is_little_endian else ">"
-    dtype = np.dtype(f"{order}{'i' if int(ds.PixelRepresentation) else 'u'}{bits_allocated // 8}")
-    count = int(ds.Rows) * int(ds.Columns)
+def _native_array(
+    ds: pydicom.Dataset, info: PixelInfo, handle, length: int, name: str
+) -> np.ndarray:
+    little = ds.file_meta.TransferSyntaxUID.is_little_endian
+    dtype = info.dtype.newbyteorder("<" if little else ">")
+    count = info.rows * info.columns
     needed = count * dtype.itemsize
     array = np.fromfile(handle, dtype=dtype, count=count) if length >= needed else np.empty(0)
     if array.size < count:
@@ -228,11 +256,16 @@ def _native_array(ds: pydicom.Dataset, handle, length: int, name: str) -> np.nda
             f"(7FE0,0010) PixelData holds {found} bytes; Rows x Columns x "
             f"{dtype.itemsize} bytes needs {needed}",
         )  # fmt: skip
-    return array.reshape(int(ds.Rows), int(ds.Columns))
+    return array.reshape(info.rows, info.columns)
 
 
 def decode(
-    ds: pydicom.Dataset, source, path: Path | str, name: str, backend: str = "auto"
+    ds: pydicom.Dataset,
+    info: PixelInfo,
+    source,
+    path: Path | str,
+    name: str,
+    backend: str = "auto",
 ) -> tuple[np.ndarray, str]:
     """Decode with the preferred available backend; check the result against the header."""
     ts = str(ds.file_meta.TransferSyntaxUID)
@@ -246,19 +279,21 @@ def decode(
     errors = []
     for candidate in chain:
         try:
-            array = _run(candidate, ds, source, path)
+            array = _run(candidate, ds, info, source, path)
         except Exception as exc:  # noqa: PERF203 - a failing codec hands over to the next one
             logger.debug("%s: %s failed: %s", name, candidate.name, exc)
             errors.append(f"{candidate.name}: {type(exc).__name__}: {exc}")
             continue
-        _check_array(array, ds, name)
+        _check_array(array, info, name)
         return array, candidate.name
     raise BadInputError(
         name, "decode", f"{ds.file_meta.TransferSyntaxUID.name}: " + "; ".join(errors)
     )
 
 
-def _run(candidate: backends.Backend, ds: pydicom.Dataset, source, path: Path | str) -> np.ndarray:
+def _run(
+    candidate: backends.Backend, ds: pydicom.Dataset, info: PixelInfo, source, path: Path | str
+) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if candidate.name == "pydicom":
@@ -267,16 +302,15 @@ def _run(candidate: backends.Backend, ds: pydicom.Dataset, source, path: Path | 
             raise ValueError("needs pydicom's full parse (deflated or unusual bit depth)")
         else:
             raw = candidate.decode(ds, source)
-        return _as_stored(raw, ds)
+        return _as_stored(raw, info)
 
 
-def _as_stored(array: np.ndarray, ds: pydicom.Dataset) -> np.ndarray:
+def _as_stored(array: np.ndarray, info: PixelInfo) -> np.ndarray:
     """The array as the header declares it, like pydicom: dtype from BitsAllocated and
     PixelRepresentation (a codec's unsigned output reinterpreted when the data is signed), and
     the bits above BitsStored ignored (masked, or sign-extended)."""
-    signed, size = bool(int(ds.PixelRepresentation)), max(1, int(ds.BitsAllocated) // 8)
-    bits = int(ds.BitsStored)
-    expected = np.dtype(f"{'i' if signed else 'u'}{size}")
+    signed, bits, expected = info.signed, info.bits_stored, info.dtype
+    size = expected.itemsize
     array = np.asarray(array)
     if array.dtype.kind not in "ui" or array.dtype.itemsize > size:
         raise ValueError(f"decoded {array.dtype}, the header declares {expected}")
@@ -297,8 +331,8 @@ def _exceeds(array: np.ndarray, bits: int, signed: bool) -> bool:
     return int(array.min()) < -(1 << (bits - 1)) or int(array.max()) >= 1 << (bits - 1)
 
 
-def _check_array(array: np.ndarray, ds: pydicom.Dataset, name: str) -> None:
-    shape = (int(ds.Rows), int(ds.Columns))
+def _check_array(array: np.ndarray, info: PixelInfo, name: str) -> None:
+    shape = (info.rows, info.columns)
     if array.shape != shape:
         raise BadInputError(
             name,
