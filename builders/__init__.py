@@ -7,7 +7,7 @@ from types import ModuleType
 
 from cxrhub.shards.errors import UnknownDatasetError
 
-__all__ = ["BUILDERS", "is_convertible", "load", "names"]
+__all__ = ["BUILDERS", "is_convertible", "load", "names", "source_options"]
 
 # Fixed names: docs, scripts and the CLI agree on these.
 BUILDERS: dict[str, str] = {
@@ -38,6 +38,18 @@ def load(name: str) -> ModuleType:
             f"unknown dataset {name!r}; registered datasets: {', '.join(BUILDERS)}"
         ) from None
     return importlib.import_module(path)
+
+
+def source_options(module: ModuleType, given: dict[str, str] | None) -> dict[str, str]:
+    """``given`` checked against the builder's declared ``OPTIONS`` (name -> help)."""
+    declared = getattr(module, "OPTIONS", {})
+    unknown = sorted(set(given or {}) - set(declared))
+    if unknown:
+        known = ", ".join(f"{k} ({v})" for k, v in declared.items()) or "none"
+        raise UnknownDatasetError(
+            f"{module.SPEC.name}: unknown source option(s) {unknown}; this dataset takes: {known}"
+        )
+    return dict(given or {})
 
 
 def is_convertible(module: ModuleType) -> bool:

@@ -4,10 +4,12 @@ A builder module is knowledge only. It defines:
 
 - ``SPEC``: a :class:`DatasetSpec` (names, access terms, licence, citation, expected files, splits);
 - ``FEATURES``: the ``datasets.Features`` of its columns (the core adds ``key``);
-- ``check(root) -> dict``: validates the release layout before any work, raising
+- ``check(root, **options) -> dict``: validates the release layout before any work, raising
   ``MissingSourceError`` / ``SourceLayoutError`` naming the file, the column and what was expected;
   returns what it found (which table, which image layout), recorded in ``index.json``;
-- ``iter_records(root) -> Iterator[Record]``: one record per sample, from the release's own tables;
+- ``iter_records(root, **options) -> Iterator[Record]``: one record per sample, from the release's
+  own tables; ``OPTIONS`` (optional, name -> help) declares the keyword options both accept, such
+  as the root of a second release to join (``cxrhub convert --source-option KEY=VALUE``);
 - ``write_sample(root, variant=...)``: a small synthetic tree in the release's exact on-disk layout.
 
 ``SPEC.card_stats`` (optional) names the columns the dataset card summarises (label prevalence,

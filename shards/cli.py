@@ -54,6 +54,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         out.append(f"  home:    {spec.homepage}")
         out.append("  terms:   " + textwrap.fill(spec.terms, 96, subsequent_indent=" " * 11))
         out.append("  expects: " + "\n           ".join(spec.expected_files))
+        for option, help_text in getattr(module, "OPTIONS", {}).items():
+            out.append(f"  option:  --source-option {option}=...  {help_text}")
         if args.citations:
             out.append(textwrap.indent(spec.citation, "  "))
         else:
@@ -81,7 +83,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
         max_shard_bytes=args.shard_size,
         row_group_bytes=args.row_group_size,
     )
-    result = convert(args.dataset, Path(args.src), Path(args.out), options, workers=args.workers)
+    extra = dict(_key_value(o) for o in args.source_option)
+    result = convert(
+        args.dataset, Path(args.src), Path(args.out), options, workers=args.workers,
+        source_options=extra,
+    )  # fmt: skip
     sys.stdout.write(
         f"{result.samples} samples in {result.out} ({result.shards_written} shards written, "
         f"{result.shards_reused} reused); {len(result.errors)} bad inputs"
@@ -180,6 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--formats", type=_formats, default=FORMATS, help="parquet,webdataset (default both)"
     )
     p.add_argument("--workers", type=int, default=1, help="worker processes (output is identical)")
+    p.add_argument(
+        "--source-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a builder option, e.g. jpg_root=/data/mimic-cxr-jpg (see `cxrhub list`)",
+    )
     p.add_argument(
         "--on-error",
         choices=("error", "warn", "skip"),

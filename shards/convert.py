@@ -73,9 +73,18 @@ class ConvertResult:
 
 
 def convert(
-    dataset: str, src: Path, out: Path, options: ConvertOptions | None = None, *, workers: int = 1
+    dataset: str,
+    src: Path,
+    out: Path,
+    options: ConvertOptions | None = None,
+    *,
+    workers: int = 1,
+    source_options: dict[str, str] | None = None,
 ) -> ConvertResult:
-    """Convert the download at ``src`` into ``out``; rerunning resumes where a run stopped."""
+    """Convert the download at ``src`` into ``out``; rerunning resumes where a run stopped.
+
+    ``source_options`` are the builder's own (``OPTIONS``), e.g. a second release's root to join.
+    """
     options = options or ConvertOptions()
     module = builders.load(dataset)
     if not builders.is_convertible(module):
@@ -83,9 +92,10 @@ def convert(
             f"{dataset}: conversion is not implemented yet; `cxrhub list` shows status"
         )
     src, out = Path(src), Path(out)
-    layout = module.check(src)
+    extra = builders.source_options(module, source_options)
+    layout = module.check(src, **extra)
     _claim_output(out)
-    records, plan_errors = collect_records(module, src, options.on_error)
+    records, plan_errors = collect_records(module, src, options.on_error, extra)
     tasks = plan_shards(
         records, module.SPEC.splits, src,
         max_samples=options.max_shard_samples, max_bytes=options.max_shard_bytes,
@@ -114,12 +124,14 @@ def convert(
     return ConvertResult(out, samples, errors, len(pending), len(tasks) - len(pending))
 
 
-def collect_records(module, src: Path, policy: str) -> tuple[list[Record], list[dict]]:
+def collect_records(
+    module, src: Path, policy: str, source_options: dict | None = None
+) -> tuple[list[Record], list[dict]]:
     """The builder's records, with table errors, unknown splits and duplicate keys set aside."""
     records: dict[str, Record] = {}
     errors: list[dict] = []
     splits = module.SPEC.splits
-    for item in module.iter_records(src):
+    for item in module.iter_records(src, **(source_options or {})):
         problem = (
             item if isinstance(item, BadInputError) else _record_problem(item, splits, records)
         )

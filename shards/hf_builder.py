@@ -36,9 +36,12 @@ _MAX_GENERATOR_SHARDS = 64  # lists datasets splits across num_proc jobs
 class CxrhubConfig(datasets.BuilderConfig):
     """A registered dataset: ``data_dir`` is its local download, ``on_error`` the policy."""
 
-    def __init__(self, *args, on_error: str = "error", **kwargs):
+    def __init__(
+        self, *args, on_error: str = "error", source_options: dict | None = None, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.on_error = on_error
+        self.source_options = dict(source_options or {})
 
 
 class CxrhubBuilder(datasets.GeneratorBasedBuilder):
@@ -71,8 +74,9 @@ class CxrhubBuilder(datasets.GeneratorBasedBuilder):
                 f"{self.config.name}: pass data_dir= the local download (files are never fetched)"
             )
         module, root = self._module(), Path(self.config.data_dir)
-        module.check(root)
-        records, _ = collect_records(module, root, self.config.on_error)
+        extra = builders.source_options(module, self.config.source_options)
+        module.check(root, **extra)
+        records, _ = collect_records(module, root, self.config.on_error, extra)
         generators = []
         for split in module.SPEC.splits:
             chosen = sorted((r for r in records if r.split == split), key=lambda r: r.key)

@@ -57,3 +57,11 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
         main(["convert", "no-such-set", "a", "b"])
     assert "invalid choice" in capsys.readouterr().err
     assert main(["sample", "mimic-cxr", str(tmp_path / "m")]) == 2
+
+
+def test_unknown_source_option_is_refused_before_any_work(nih_src, tmp_path, caplog):
+    out = tmp_path / "out"
+    args = ["convert", "nih-cxr14", str(nih_src), str(out), "--source-option", "jpg_root=/x"]
+    assert main(args) == 2
+    assert "unknown source option(s) ['jpg_root']; this dataset takes: none" in caplog.text
+    assert not out.exists()
