@@ -11,8 +11,15 @@ Layout (``mimic-cxr/2.0.0/``):
   ``cxr-study-list.csv.gz`` (``subject_id``, ``study_id``, ``path`` to the report).
 
 No split ships with this project: the official train/validate/test split is
-``mimic-cxr-2.0.0-split.csv.gz`` of MIMIC-CXR-JPG (keyed by dicom_id). v2.1.0 exists; its changes
+``mimic-cxr-2.0.0-split.csv.gz`` of MIMIC-CXR-JPG (keyed by dicom_id). Pass the MIMIC-CXR-JPG root
+(``--source-option jpg_root=...``) to join its split, metadata and CheXpert/NegBio labels;
+without it every image is in ``train`` and those columns are null. v2.1.0 exists; its changes
 are unconfirmed.
+
+Images go through the DICOM core: ``image`` is the stored values, lossless 16-bit (HTJ2K),
+``image_512`` a 512 px MONOCHROME2 JPEG for training, ``dicom`` the allow-listed header with how
+each image was made. Reports are sectioned exactly as MIT-LCP's ``create_section_files.py``
+(``mimic_sections``).
 
 Access: credentialed. PhysioNet Credentialed Health Data License 1.5.0 and the project's data use
 agreement: credentialed, trained users only; access must not be shared with anyone else.
@@ -20,9 +27,23 @@ agreement: credentialed, trained users only; access must not be shared with anyo
 
 from __future__ import annotations
 
-from cxrhub.builders._spec import Access, DatasetSpec
+import csv
+import gzip
+import hashlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
 
-__all__ = ["SPEC"]
+import numpy as np
+from datasets import Features, Image, Json, List, Value
+
+from cxrhub.builders import _sample, mimic_sections
+from cxrhub.builders._spec import Access, DatasetSpec, Record
+from cxrhub.shards.errors import BadInputError, MissingSourceError, SourceLayoutError
+
+__all__ = ["FEATURES", "OPTIONS", "SPEC", "check", "iter_records", "write_sample"]
+
+logger = logging.getLogger(__name__)
 
 CITATION = """@article{johnson2019mimiccxr,
   title = {MIMIC-CXR, a de-identified publicly available database of chest radiographs with
@@ -43,7 +64,7 @@ _LICENSE = "https://physionet.org/about/licenses/physionet-credentialed-health-d
 SPEC = DatasetSpec(
     name="mimic-cxr",
     pretty_name="MIMIC-CXR",
-    version="0.0.0",
+    version="1.0.0",
     access=Access.CREDENTIALED,
     homepage="https://physionet.org/content/mimic-cxr/",
     citation=CITATION,
@@ -63,11 +84,212 @@ SPEC = DatasetSpec(
         "cxr-study-list.csv.gz",
         "SHA256SUMS.txt, LICENSE.txt (optional)",
     ),
-    splits=(),
+    splits=("train", "validation", "test"),
     description=(
         "377,110 chest radiographs in DICOM from 227,835 imaging studies of 65,379 patients "
         "from the Beth Israel Deaconess Medical Center (Boston), each study with its "
         "de-identified free-text radiology report. The DICOMs keep their original pixel data "
         "and headers; subject, study and image ids are random and carry no chronology."
     ),
+)
+
+RECORD_LIST = "cxr-record-list.csv.gz"
+STUDY_LIST = "cxr-study-list.csv.gz"
+OPTIONS = {"jpg_root": "a MIMIC-CXR-JPG download to join (split, metadata, labels)"}
+_RECORD_COLUMNS = ("subject_id", "study_id", "dicom_id", "path")
+_STUDY_COLUMNS = ("subject_id", "study_id", "path")
+_LEFTOVERS = ("*._gstmp", "*.tmp", "index.html*")
+
+_REPORT = {
+    "text": Value("string"),
+    "sections": {name: Value("string") for name in mimic_sections.MAIN_SECTIONS},
+    "other_sections": List({"name": Value("string"), "text": Value("string")}),
+    "conclusion": Value("string"),
+}
+FEATURES = Features(
+    {
+        "image": Image(),
+        "image_512": Image(),
+        "dicom": Json(),
+        "subject_id": Value("int32"),
+        "study_id": Value("int32"),
+        "dicom_id": Value("string"),
+        "report": _REPORT,
+    }
+)
+_MEDIA = {
+    "image": {"output": "archival"},
+    "image_512": {"output": "display", "size": 512, "format": "jpeg"},
+    "dicom": {"output": "header"},
+}
+
+
+def check(root: Path, jpg_root: str | None = None) -> dict:
+    """The record and study lists and the files folder, checked before any work; missing files
+    and partial-download leftovers are counted up front."""
+    root = Path(root)
+    for name in (RECORD_LIST, STUDY_LIST):
+        if not (root / name).is_file():
+            raise MissingSourceError(f"{root / name}: missing; the release ships this list")
+    _header(root / RECORD_LIST, _RECORD_COLUMNS)
+    _header(root / STUDY_LIST, _STUDY_COLUMNS)
+    if not (root / "files").is_dir():
+        raise MissingSourceError(f"{root}/files: missing; expected files/pXX/pXXXXXXXX/sXXXXXXXX/")
+    listed = [row["path"] for row in _rows(root / RECORD_LIST)]
+    missing = sum(not (root / p).is_file() for p in listed)
+    empty = sum((root / p).is_file() and (root / p).stat().st_size == 0 for p in listed)
+    leftovers = sorted(
+        p.relative_to(root).as_posix() for pattern in _LEFTOVERS for p in root.rglob(pattern)
+    )
+    if missing or empty or leftovers:
+        logger.warning(
+            "%s: %d of %d listed DICOMs missing, %d empty, %d partial-download leftovers",
+            root, missing, len(listed), empty, len(leftovers),
+        )  # fmt: skip
+    return {
+        "images_listed": len(listed),
+        "images_missing": missing,
+        "images_empty": empty,
+        "leftovers": leftovers[:20],
+        "jpg_root": jpg_root is not None,
+    }
+
+
+def _header(path: Path, expected: tuple[str, ...]) -> None:
+    with gzip.open(path, "rt", newline="") as f:
+        header = next(csv.reader(f), [])
+    missing = [c for c in expected if c not in header]
+    if missing:
+        raise SourceLayoutError(f"{path}: missing column(s) {missing}; expected {list(expected)}")
+
+
+def _rows(path: Path) -> Iterator[dict]:
+    with gzip.open(path, "rt", newline="") as f:
+        yield from csv.DictReader(f)
+
+
+def iter_records(root: Path, jpg_root: str | None = None) -> Iterator[Record | BadInputError]:
+    """One record per listed DICOM, with its study's sectioned report."""
+    root = Path(root)
+    reports = {(r["subject_id"], r["study_id"]): r["path"] for r in _rows(root / STUDY_LIST)}
+    for row in _rows(root / RECORD_LIST):
+        rel = row["path"]
+        try:
+            subject, study = int(row["subject_id"]), int(row["study_id"])
+        except ValueError:
+            yield BadInputError(rel, "table", f"{RECORD_LIST}: ids {row} are not integers")
+            continue
+        report_rel = reports.get((row["subject_id"], row["study_id"]))
+        text = _read_report(root, report_rel)
+        if text is None:
+            yield BadInputError(report_rel or rel, "report", "the study's report is missing")
+            continue
+        yield Record(
+            key=f"p{subject}_s{study}_{row['dicom_id']}",
+            split="train",
+            source=rel,
+            media={name: {"path": rel, **request} for name, request in _MEDIA.items()},
+            fields={
+                "subject_id": subject,
+                "study_id": study,
+                "dicom_id": row["dicom_id"],
+                "report": mimic_sections.report_features(f"s{study}", text),
+            },
+        )
+
+
+def _read_report(root: Path, rel: str | None) -> str | None:
+    if rel is None or not (root / rel).is_file():
+        return None
+    with open(root / rel, encoding="utf-8") as f:  # universal newlines, as the official parser
+        return "".join(f.readlines())
+
+
+def write_sample(root: Path) -> Path:
+    """A small synthetic MIMIC-CXR download: lists, DICOMs in several transfer syntaxes and
+    MONOCHROME1/2, and reports that exercise the sectioning rules."""
+    from pydicom import uid
+
+    root = Path(root)
+    syntaxes = (uid.ExplicitVRLittleEndian, uid.JPEG2000Lossless, uid.JPEGLosslessSV1)
+    records, studies = [], []
+    for i, (subject, study, views, report) in enumerate(_SAMPLE_STUDIES):
+        folder = f"files/p{str(subject)[:2]}/p{subject}"
+        studies.append((subject, study, f"{folder}/s{study}.txt"))
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        (root / folder / f"s{study}.txt").write_text(report)
+        for j, view in enumerate(views):
+            dicom_id = _dicom_id(f"{study}-{j}")
+            rel = f"{folder}/s{study}/{dicom_id}.dcm"
+            pixels = (
+                _sample.synthetic_radiograph(seed=10 * i + j, size=(96, 80)).astype(np.uint16) * 16
+            )
+            write_dicom_args = {
+                "photometric": "MONOCHROME1" if j % 2 else "MONOCHROME2",
+                "bits_stored": 12,
+            }
+            _sample.write_dicom(
+                root / rel,
+                pixels,
+                syntaxes[(i + j) % 3],
+                header={"ViewPosition": view},
+                **write_dicom_args,
+            )
+            records.append((subject, study, dicom_id, rel))
+    _write_gz(root / RECORD_LIST, _RECORD_COLUMNS, records)
+    _write_gz(root / STUDY_LIST, _STUDY_COLUMNS, studies)
+    return root
+
+
+def _dicom_id(seed: str) -> str:
+    digest = hashlib.sha1(seed.encode()).hexdigest()[:40]
+    return "-".join(digest[i : i + 8] for i in range(0, 40, 8))
+
+
+def _write_gz(path: Path, header: tuple[str, ...], rows: list[tuple]) -> None:
+    lines = [",".join(header)] + [",".join(str(v) for v in row) for row in rows]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.GzipFile(path, "wb", mtime=0) as f:
+        f.write(("\n".join(lines) + "\n").encode())
+
+
+def _report(*lines: str) -> str:
+    """The release's format: every line starts with one space, blank lines are a single space."""
+    title = "                                FINAL REPORT"
+    return "".join(f" {line}\n" for line in (title, *lines))
+
+
+_NORMAL = _report(
+    "EXAMINATION:  CHEST (PA AND LAT)", "",
+    "INDICATION:  ___F with new onset ascites  // eval for infection", "",
+    "TECHNIQUE:  Chest PA and lateral", "",
+    "COMPARISON:  None.", "",
+    "FINDINGS: ", "",
+    "There is no focal consolidation, pleural effusion or pneumothorax.  Bilateral",
+    "nodular opacities that most likely represent nipple shadows. The",
+    "cardiomediastinal silhouette is normal.", "",
+    "IMPRESSION: ", "",
+    "No acute cardiopulmonary process.",
+)  # fmt: skip
+_ADDENDUM = " ADDENDUM:  The right PICC tip is in the low SVC.\n " + "_" * 78 + "\n" + _report(
+    "INDICATION:  ___-year-old man with cough.", "",
+    "FINDINGS:  Mild cardiomegaly.", "",
+    "IMPRESSOIN:  Mild cardiomegaly without pulmonary edema.",
+)  # fmt: skip
+_NO_HEADERS = _report(
+    "PORTABLE CHEST ___ AT 08:00", "",
+    "Lines and tubes are unchanged in position.", "",
+    "No pneumothorax.",
+)  # fmt: skip
+_CUSTOM_RULE = _report(  # s58235663: a study the official rules map to an empty conclusion
+    "HISTORY:  Dyspnea.", "",
+    "FINDINGS:  Small left pleural effusion.", "",
+    "IMPRESSION:", "",
+)  # fmt: skip
+# subject, study, views, report
+_SAMPLE_STUDIES = (
+    (10000032, 50414267, ("PA", "LATERAL"), _NORMAL),
+    (10000032, 53189527, ("AP",), _ADDENDUM),
+    (10000764, 57375967, ("AP", "LATERAL"), _NO_HEADERS),
+    (11000011, 58235663, ("PA",), _CUSTOM_RULE),
 )

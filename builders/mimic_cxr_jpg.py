@@ -1,26 +1,47 @@
 """MIMIC-CXR-JPG v2.0.0/2.1.0 (PhysioNet, 2019): 377,110 JPGs of MIMIC-CXR, 14 report labels.
 
-Layout (``mimic-cxr-jpg/2.1.0/``):
+Layout (``mimic-cxr-jpg/2.1.0/``): ``files/pXX/pXXXXXXXX/sXXXXXXXX/<dicom_id>.jpg`` (MIMIC-CXR's
+tree and ids; 8-bit, MONOCHROME1 inverted, histogram-equalised, JPEG quality 95; no reports),
+``mimic-cxr-2.0.0-metadata.csv.gz`` (12 DICOM-derived columns per image), ``-split.csv.gz``
+(``train``/``validate``/``test``; HF ``validation``), ``-chexpert.csv.gz`` and ``-negbio.csv.gz``
+(study-level labels ``1.0``/``0.0``/``-1.0``/blank), in 2.1.0 ``-test-set-labeled.csv``
+(radiologist labels of 687 test studies; ``Airspace Opacity`` is ``Lung Opacity``; column order
+unconfirmed, so read by name), ``IMAGE_FILENAMES``, ``LICENSE.txt``, ``SHA256SUMS.txt``.
 
-- ``files/pXX/pXXXXXXXX/sXXXXXXXX/<dicom_id>.jpg``: same tree and ids as MIMIC-CXR; 8-bit,
-  single channel, MONOCHROME1 inverted, histogram-equalised, JPEG quality 95. No reports.
-- ``mimic-cxr-2.0.0-metadata.csv.gz``: 12 columns per dicom_id (view, rows, columns, date...).
-- ``mimic-cxr-2.0.0-split.csv.gz``: ``dicom_id, study_id, subject_id, split`` with ``train``
-  (368,960 images), ``validate`` (2,991; HF split ``validation``) and ``test`` (5,159).
-- ``mimic-cxr-2.0.0-chexpert.csv.gz``, ``mimic-cxr-2.0.0-negbio.csv.gz``: study-level
-  CheXpert/NegBio labels ``1.0``, ``0.0``, ``-1.0`` or blank, 227,827 studies.
-- ``mimic-cxr-2.1.0-test-set-labeled.csv`` (2.1.0 only): radiologist labels of 687 test studies.
-- ``IMAGE_FILENAMES`` (``RECORDS`` in the release notes), ``LICENSE.txt``, ``SHA256SUMS.txt``.
+Rows are images, one per metadata row. Required: metadata, split, ``files/``. The label tables
+are optional and the features never change: a family whose table is absent is null in every row
+(``check()`` lists it under ``missing_optional``); a study without a row in a table is null in
+that family too, while a row of blanks is 14 nulls (labels: :mod:`cxrhub.builders._labels`).
+``StudyDate``/``StudyTime`` are ``date32``/``time64[us]``; records carry Arrow's storage for them
+(days since 1970-01-01, microseconds since midnight), as the core's JSON has no date type.
 
-Access: credentialed. PhysioNet Credentialed Health Data License 1.5.0 and the project's data use
-agreement: credentialed, trained users only; access must not be shared with anyone else.
+Access: credentialed (PhysioNet Credentialed Health Data License 1.5.0 and the DUA).
 """
 
 from __future__ import annotations
 
-from cxrhub.builders._spec import Access, DatasetSpec
+import csv
+import datetime
+import gzip
+import hashlib
+import io
+import itertools
+import logging
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
 
-__all__ = ["SPEC"]
+from datasets import Features, Image, Value
+from PIL import Image as PILImage
+
+from cxrhub.builders import _labels, _sample
+from cxrhub.builders._spec import Access, CardStats, DatasetSpec, Record
+from cxrhub.shards.errors import BadInputError, MissingSourceError, SourceLayoutError
+
+__all__ = ["COLUMNS", "FEATURES", "SPEC", "TABLES", "check", "iter_records", "write_sample"]
+
+logger = logging.getLogger(__name__)
 
 CITATION = """@article{johnson2019mimiccxrjpg,
   title = {MIMIC-CXR-JPG, a large publicly available database of labeled chest radiographs},
@@ -32,13 +53,35 @@ CITATION = """@article{johnson2019mimiccxrjpg,
 }"""
 
 _LICENSE = "https://physionet.org/about/licenses/physionet-credentialed-health-data-license-150/"
+TABLES = {
+    "metadata": "mimic-cxr-2.0.0-metadata.csv.gz", "split": "mimic-cxr-2.0.0-split.csv.gz",
+    "chexpert": "mimic-cxr-2.0.0-chexpert.csv.gz", "negbio": "mimic-cxr-2.0.0-negbio.csv.gz",
+    "test_set_labeled": "mimic-cxr-2.1.0-test-set-labeled.csv",
+}  # fmt: skip
+REQUIRED = ("metadata", "split")
+LABEL_FAMILIES = ("chexpert", "negbio", "test_set_labeled")
+IMAGE_LIST = "IMAGE_FILENAMES"
+SPLITS = {"train": "train", "validate": "validation", "test": "test"}
+_RADIOLOGIST = sorted(set(_labels.CHEXPERT_14) - {"Lung Opacity"} | {"Airspace Opacity"})
+COLUMNS = {  # the release's headers, in order (test-set-labeled's order is unconfirmed)
+    "metadata": ("dicom_id", "subject_id", "study_id", "PerformedProcedureStepDescription",
+                 "ViewPosition", "Rows", "Columns", "StudyDate", "StudyTime",
+                 "ProcedureCodeSequence_CodeMeaning", "ViewCodeSequence_CodeMeaning",
+                 "PatientOrientationCodeSequence_CodeMeaning"),
+    "split": ("dicom_id", "study_id", "subject_id", "split"),
+    "chexpert": ("subject_id", "study_id", *_labels.CHEXPERT_14),
+    "negbio": ("subject_id", "study_id", *_labels.CHEXPERT_14),
+    "test_set_labeled": ("study_id", *_RADIOLOGIST),
+}  # fmt: skip
+# metadata column -> type (others: string, blank -> None)
+_TYPES = {"subject_id": "int32", "study_id": "int32", "Rows": "int32", "Columns": "int32",
+          "StudyDate": "date32", "StudyTime": "time64[us]"}  # fmt: skip
+_PARTIAL = (".gstmp", "._gstmp")  # gsutil's partial downloads (``x.jpg_.gstmp``)
+_EXAMPLES = 5
 
 SPEC = DatasetSpec(
-    name="mimic-cxr-jpg",
-    pretty_name="MIMIC-CXR-JPG",
-    version="0.0.0",
-    access=Access.CREDENTIALED,
-    homepage="https://physionet.org/content/mimic-cxr-jpg/",
+    name="mimic-cxr-jpg", pretty_name="MIMIC-CXR-JPG", version="1.0.0",
+    access=Access.CREDENTIALED, homepage="https://physionet.org/content/mimic-cxr-jpg/",
     citation=CITATION,
     terms=(
         "Credentialed: only PhysioNet credentialed users who completed the required training "
@@ -46,17 +89,13 @@ SPEC = DatasetSpec(
         "not be shared and the data must not be redistributed publicly; read the licence and "
         "DUA at https://physionet.org/content/mimic-cxr-jpg/."
     ),
-    license="other",
-    license_name="physionet-credentialed-health-data-1.5.0",
+    license="other", license_name="physionet-credentialed-health-data-1.5.0",
     license_link=_LICENSE,
     expected_files=(
-        "files/pXX/pXXXXXXXX/sXXXXXXXX/<dicom_id>.jpg",
-        "mimic-cxr-2.0.0-metadata.csv.gz",
-        "mimic-cxr-2.0.0-split.csv.gz",
-        "mimic-cxr-2.0.0-chexpert.csv.gz",
-        "mimic-cxr-2.0.0-negbio.csv.gz",
-        "mimic-cxr-2.1.0-test-set-labeled.csv (optional; 2.1.0 only)",
-        "IMAGE_FILENAMES, LICENSE.txt, SHA256SUMS.txt (optional)",
+        "files/pXX/pXXXXXXXX/sXXXXXXXX/<dicom_id>.jpg", TABLES["metadata"], TABLES["split"],
+        TABLES["chexpert"], TABLES["negbio"],
+        f"{TABLES['test_set_labeled']} (optional; 2.1.0 only)",
+        f"{IMAGE_LIST}, LICENSE.txt, SHA256SUMS.txt (optional)",
     ),
     splits=("train", "validation", "test"),
     description=(
@@ -65,4 +104,325 @@ SPEC = DatasetSpec(
         "patient-disjoint train/validate/test split and 14 labels extracted from the reports "
         "by the CheXpert and NegBio labelers. Reports are not included."
     ),
-)
+    card_stats=CardStats(view="ViewPosition"),  # the card's prevalence counts class labels only
+)  # fmt: skip
+
+FEATURES = Features({
+    "image": Image(),
+    **{name: Value(_TYPES.get(name, "string")) for name in COLUMNS["metadata"]},
+    **{family: _labels.label_features() for family in LABEL_FAMILIES},
+})  # fmt: skip
+_EPOCH = datetime.date(1970, 1, 1)
+_TIME = re.compile(r"(\d{1,6})(?:\.(\d*))?")
+_DICOM_ID = re.compile(r"[0-9A-Za-z-]+")
+
+
+def check(root: Path) -> dict:
+    """Validate the tables, then compare the files on disk with the image list: log and return
+    the missing, partial and zero-byte files (each such image then fails alone at conversion)."""
+    root = Path(root)
+    layout = _check_tables(root)
+    layout["images"] = images = _scan_images(root, layout["image_list"])
+    for what in ("missing", "partial_downloads", "zero_byte", "unlisted"):
+        if images[what]:
+            examples = images["examples"][what]
+            logger.warning("%s: %d %s file(s), e.g. %s", root, images[what], what, examples)
+    for name in layout["missing_optional"]:
+        logger.warning("%s: no %s; that label family is null in every row", root, name)
+    return layout
+
+
+def _check_tables(root: Path) -> dict:
+    if not root.is_dir():
+        raise MissingSourceError(f"{root}: not a folder; expected the mimic-cxr-jpg release root")
+    tables: dict[str, str | None] = {}
+    for table, name in TABLES.items():
+        present = (root / name).is_file()
+        if not present and table in REQUIRED:
+            partial = [p.name for p in root.glob(f"{name}*") if p.name.endswith(_PARTIAL)]
+            raise MissingSourceError(
+                f"{root / name}: missing; the release's {table} table ({', '.join(COLUMNS[table])})"
+                " is required" + (f"; {partial[0]} is a partial download" if partial else "")
+            )
+        tables[table] = name if present and _columns(root / name, table) else None
+    if not (root / "files").is_dir():
+        raise MissingSourceError(
+            f"{root / 'files'}: missing; expected files/pXX/pXXXXXXXX/sXXXXXXXX/<dicom_id>.jpg"
+        )
+    return {
+        "tables": tables,
+        "label_families": {f: tables[f] is not None for f in LABEL_FAMILIES},
+        "missing_optional": [TABLES[f] for f in LABEL_FAMILIES if tables[f] is None],
+        "image_list": IMAGE_LIST if (root / IMAGE_LIST).is_file() else TABLES["metadata"],
+    }
+
+
+def _columns(path: Path, table: str) -> dict[str, int]:
+    """Column -> index by the release's names (label tables: ``study_id`` and the 14
+    observations by name, aliases accepted, any order)."""
+    header = next(_read(path, skip=0), (0, []))[1]
+    required = ("study_id",) if table in LABEL_FAMILIES else COLUMNS[table]
+    missing = [name for name in required if name not in header]
+    if missing:
+        raise SourceLayoutError(
+            f"{path}: missing column(s) {missing}; expected {list(COLUMNS[table])}, found {header}"
+        )
+    cols = {name: header.index(name) for name in required}
+    if table in LABEL_FAMILIES:
+        found = _labels.label_columns(header, where=str(path))
+        cols.update(zip(_labels.CHEXPERT_14, found, strict=True))
+    return cols
+
+
+def _read(path: Path, skip: int = 1) -> Iterator[tuple[int, list[str]]]:
+    """(line, fields) of a CSV (gzip by suffix) after ``skip`` rows; damage names the file."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            rows = ((reader.line_num, row) for row in reader if any(row))
+            yield from itertools.islice(rows, skip, None)
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
+        raise SourceLayoutError(f"{path}: unreadable ({exc}); download it again") from exc
+
+
+def _scan_images(root: Path, image_list: str) -> dict:
+    expected = _expected_images(root, image_list)
+    found: set[str] = set()
+    odd: dict[str, list[str]] = {"partial_downloads": [], "zero_byte": []}
+    for rel, size in _walk(root, ""):
+        if rel.endswith(_PARTIAL):
+            odd["partial_downloads"].append(rel)
+        elif size == 0:
+            odd["zero_byte"].append(rel)
+        else:
+            found.add(rel)
+    odd["missing"] = sorted(expected - found - set(odd["zero_byte"]))
+    odd["unlisted"] = sorted(r for r in found - expected if r.startswith("files/"))
+    return {
+        "listed_in": image_list, "expected": len(expected), "found": len(expected & found),
+        **{k: len(v) for k, v in odd.items()},
+        "examples": {k: v[:_EXAMPLES] for k, v in odd.items()},
+    }  # fmt: skip
+
+
+def _walk(root: Path, rel: str) -> Iterator[tuple[str, int]]:
+    """(relative path, size) of every file under ``root/rel``, sorted, one stat per file."""
+    with os.scandir(root / rel) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            path = f"{rel}/{entry.name}" if rel else entry.name
+            if entry.is_dir(follow_symlinks=False):
+                yield from _walk(root, path)
+            elif entry.is_file():
+                yield path, entry.stat().st_size
+
+
+def _expected_images(root: Path, image_list: str) -> set[str]:
+    if image_list == IMAGE_LIST:
+        lines = (root / IMAGE_LIST).read_text(encoding="utf-8").splitlines()
+        return {line.strip() for line in lines if line.strip()}
+    cols = _columns(root / TABLES["metadata"], "metadata")
+    return {_image_path(row, cols) for _, row in _read(root / TABLES["metadata"])}
+
+
+def _image_path(row: list[str], cols: dict[str, int]) -> str:
+    return _path(*(_cell(row, cols, c) for c in ("subject_id", "study_id", "dicom_id")))
+
+
+def _cell(row: list[str], cols: dict[str, int], column: str) -> str:
+    return row[cols[column]] if cols[column] < len(row) else ""
+
+
+def _path(subject: str | int, study: str | int, dicom_id: str) -> str:
+    return f"files/p{str(subject)[:2]}/p{subject}/s{study}/{dicom_id}.jpg"
+
+
+def iter_records(root: Path) -> Iterator[Record | BadInputError]:
+    """One record per metadata row, joined with its split (by dicom_id) and labels (by study)."""
+    root = Path(root)
+    layout = _check_tables(root)
+    splits = _read_splits(root)
+    labels = {f: _read_labels(root, f) for f in LABEL_FAMILIES if layout["tables"][f]}
+    table = root / TABLES["metadata"]
+    cols = _columns(table, "metadata")
+    for line, row in _read(table):
+        rel = _image_path(row, cols)
+        try:
+            fields = _metadata_fields(row, cols)
+            split = _split_of(splits.pop(fields["dicom_id"], None), fields)
+            for family in LABEL_FAMILIES:
+                fields[family] = labels.get(family, {}).get(fields["study_id"])
+                if isinstance(fields[family], str):  # what is wrong with the study's row
+                    raise ValueError(fields[family])
+        except ValueError as exc:
+            yield BadInputError(rel, "table", f"{table.name} line {line}: {exc}")
+            continue
+        key = f"p{fields['subject_id']}_s{fields['study_id']}_{fields['dicom_id']}"
+        yield Record(key=key, split=split, source=rel, media={"image": rel}, fields=fields)
+    for line, row, cols in splits.values():
+        message = f"{TABLES['split']} line {line}: no row in {table.name}"
+        yield BadInputError(_image_path(row, cols), "table", message)
+
+
+def _read_splits(root: Path) -> dict[str, tuple[int, list[str], dict[str, int]]]:
+    """dicom_id -> (line, row, columns) of the split table."""
+    path = root / TABLES["split"]
+    cols = _columns(path, "split")
+    return {row[cols["dicom_id"]]: (line, row, cols) for line, row in _read(path)}
+
+
+def _split_of(entry: tuple | None, fields: dict) -> str:
+    if entry is None:
+        raise ValueError(f"dicom_id {fields['dicom_id']} has no row in {TABLES['split']}")
+    line, row, cols = entry
+    where = f"{TABLES['split']} line {line}"
+    study, subject, split = (_cell(row, cols, c) for c in ("study_id", "subject_id", "split"))
+    if (study, subject) != (str(fields["study_id"]), str(fields["subject_id"])):
+        raise ValueError(f"{where} says study {study}, subject {subject}; the metadata does not")
+    if split not in SPLITS:
+        raise ValueError(f"{where}: split {split!r}, expected one of {list(SPLITS)}")
+    return SPLITS[split]
+
+
+def _read_labels(root: Path, family: str) -> dict[int, list | str]:
+    """study_id -> its 14 labels, or what is wrong with its row(s)."""
+    path = root / TABLES[family]
+    cols = _columns(path, family)
+    found: dict[int, list | str] = {}
+    for line, row in _read(path):
+        where = f"{path.name} line {line}"
+        if not _cell(row, cols, "study_id").isdigit():
+            raise SourceLayoutError(f"{path} line {line}: no integer study_id in {row}")
+        study = int(row[cols["study_id"]])
+        try:
+            names = _labels.CHEXPERT_14
+            values = [_labels.parse_label(row[cols[n]], where=f"column {n!r}") for n in names]
+        except (ValueError, IndexError) as exc:  # a bad value, or a short row
+            values = f"{where}: {exc}"
+        found[study] = f"{where}: study {study} has a second row" if study in found else values
+    return found
+
+
+def _metadata_fields(row: list[str], cols: dict[str, int]) -> dict:
+    if len(row) <= max(cols.values()):
+        raise ValueError(f"{len(row)} fields, expected {len(cols)}")
+    fields = {name: _typed(name, row[i].strip()) for name, i in cols.items()}
+    if fields["subject_id"] is None or fields["study_id"] is None:
+        raise ValueError("subject_id and study_id are required")
+    if not _DICOM_ID.fullmatch(fields["dicom_id"] or ""):
+        raise ValueError(f"dicom_id {fields['dicom_id']!r}: expected letters, digits and dashes")
+    return fields
+
+
+def _typed(column: str, text: str) -> str | int | None:
+    """A metadata value as its feature stores it (blank: None): StudyDate ``21800506`` as days
+    since 1970-01-01, StudyTime ``80556.875`` (HHMMSS.fff, leading zeros lost) as microseconds
+    since midnight, digits past the microsecond dropped."""
+    kind = _TYPES.get(column, "string")
+    if not text or kind == "string":
+        return text or None
+    time = _TIME.fullmatch(text) if kind == "time64[us]" else None
+    try:
+        if kind == "int32":
+            return int(text)
+        if kind == "date32":
+            day = datetime.datetime.strptime(text, "%Y%m%d").date() if len(text) == 8 else None
+            return (day - _EPOCH).days
+        hhmmss, fraction = time.group(1).zfill(6), (time.group(2) or "")[:6].ljust(6, "0")
+        value = datetime.time(*(int(hhmmss[i : i + 2]) for i in (0, 2, 4)), int(fraction))
+    except (ValueError, TypeError, AttributeError):  # no match, or out of range
+        raise ValueError(f"{column} {text!r}: expected {_FORMATS[kind]}") from None
+    return ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000 + value.microsecond
+
+
+_FORMATS = {"int32": "an integer", "date32": "YYYYMMDD", "time64[us]": "HHMMSS.ffffff"}
+
+
+def write_sample(root: Path, version: str = "2.1.0", extra: int = 0, image_size: int = 64) -> Path:
+    """A small synthetic download in the release's exact layout (made-up ids and values):
+    ``version`` 2.1.0 adds the test-set-labeled table; ``extra`` one-image studies of
+    ``image_size`` pixels are added after the hand-written ones (benchmarks)."""
+    root, extra, image_size = Path(root), int(extra), int(image_size)
+    if version not in ("2.0.0", "2.1.0"):
+        raise ValueError(f"version {version!r}: choose 2.0.0 or 2.1.0")
+    tables = {t: [COLUMNS[t]] for t in ("metadata", "split", "chexpert", "negbio")}
+    images = []
+    for n, study in enumerate(_SAMPLE + tuple(_generated_study(j) for j in range(extra))):
+        subject, study_id, split, date, time, procedure, views, chexpert, negbio = study
+        for i, view in enumerate(views):
+            dicom_id = _KNOWN_IDS.get((study_id, i)) or _dicom_id(study_id, i)
+            size = (48 + 8 * (i % 3), 64) if n < len(_SAMPLE) else (image_size, image_size)
+            images.append(_path(subject, study_id, dicom_id))
+            _write_jpeg(root / images[-1], _sample.synthetic_radiograph(len(images), size))
+            meta = (procedure, view, size[1], size[0], date, time, procedure, *_VIEWS[view])
+            tables["metadata"].append((dicom_id, subject, study_id, *meta))
+            tables["split"].append((dicom_id, study_id, subject, split))
+        for family, codes in (("chexpert", chexpert), ("negbio", negbio)):
+            if codes is not None:
+                tables[family].append((subject, study_id, *_codes(codes)))
+    for table, rows in tables.items():
+        (root / TABLES[table]).write_bytes(gzip.compress(_csv_bytes(rows), mtime=0))
+    if version == "2.1.0":
+        rows = [COLUMNS["test_set_labeled"]]
+        for study_id, codes in _TEST_SET:  # CHEXPERT_14 order -> the file's names and order
+            values = dict(zip(_labels.CHEXPERT_14, _codes(codes), strict=True))
+            rows.append((study_id, *(values[_labels.canonical(n)] for n in rows[0][1:])))
+        (root / TABLES["test_set_labeled"]).write_bytes(_csv_bytes(rows))
+    (root / IMAGE_LIST).write_text("\n".join(images) + "\n", encoding="utf-8")
+    return root
+
+
+def _write_jpeg(path: Path, pixels) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    PILImage.fromarray(pixels).save(path, format="JPEG", quality=95)
+
+
+def _csv_bytes(rows: list) -> bytes:
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(rows)
+    return text.getvalue().encode("utf-8")
+
+
+def _dicom_id(study: int, view: int) -> str:
+    digest = hashlib.sha1(f"{study}/{view}".encode()).hexdigest()
+    return "-".join(digest[i : i + 8] for i in range(0, 40, 8))
+
+
+def _codes(codes: str) -> list[str]:
+    return [{"1": "1.0", "0": "0.0", "u": "-1.0", ".": ""}[c] for c in codes]
+
+
+def _generated_study(j: int) -> tuple:
+    split = {8: "validate", 9: "test"}.get(j % 10, "train")
+    codes = "".join("10u."[(j + k) % 4] for k in range(14))
+    return (12000000 + j, 56000000 + j, split, "21900101", "120000.0", "CHEST (PA AND LAT)",
+            ("PA",), codes, codes)  # fmt: skip
+
+
+_VIEWS = {
+    "PA": ("postero-anterior", "Erect"), "AP": ("antero-posterior", "Recumbent"),
+    "LATERAL": ("lateral", "Erect"), "LL": ("left lateral", "Erect"), "": ("", ""),
+}  # fmt: skip
+_KNOWN_IDS = {(50414267, 0): "02aa804e-bde0afdd-112c0b34-7bc16630-4e384014"}
+# subject, study, split, StudyDate, StudyTime, procedure, views, CheXpert and NegBio labels in
+# CHEXPERT_14 order (1 = 1.0, 0 = 0.0, u = -1.0, . = blank; None = the study has no row)
+_SAMPLE = (
+    (10000032, 50414267, "train", "21800506", "213014.531", "CHEST (PA AND LAT)",
+     ("PA", "LATERAL"), "........1.....", "........1....."),
+    (10000032, 53189527, "train", "21800626", "165500.312", "CHEST (PA AND LAT)",
+     ("PA", "LATERAL"), "1u..0..1.u....", "1u..0..1.1...."),
+    (10000032, 53911762, "train", "21800723", "80556.875", "CHEST (PORTABLE AP)", ("AP",),
+     None, None),
+    (10000764, 57375967, "train", "21321115", "4513.0", "CHEST (PORTABLE AP)", ("AP", ""),
+     "..............", ".............."),
+    (10000898, 50771383, "validate", "21500821", "90110.906", "CHEST (PA AND LAT)", ("PA", "LL"),
+     ".1.0u....1...1", ".1.0.....1...1"),
+    (10000935, 50578979, "test", "21871008", "123906.375", "CHEST (PA AND LAT)",
+     ("PA", "LATERAL"), "u...0..1.0u...", "u...0..1.0u..."),
+    (10000935, 51178377, "test", "21870726", "104542.0", "CHEST (PORTABLE AP)", ("AP",),
+     "0.1u......1..1", "0.1u......1..."),
+    (11000011, 55203040, "train", "21460214", "235959.999", "CHEST (PA AND LAT)",
+     ("PA", "LATERAL"), "...1...u.0.0.1", "...1...u.0.0.1"),
+)  # fmt: skip
+# 2.1.0's radiologist labels (CHEXPERT_14 order; written under the file's own column names)
+_TEST_SET = ((50578979, "1...0..1.0u..."), (51178377, "..1.......1..0"))

@@ -99,13 +99,20 @@ def _template(name: str) -> str:
 
 def _config(index: dict, fmt: str) -> dict:
     folder = _FORMAT_DIRS[fmt]
-    files = [{"split": s, "path": f"{folder}/{s}-*"} for s in index["splits"]]
+    files = [{"split": s, "path": f"{folder}/{s}-*"} for s in _loadable(index)]
     return {"data_files": files}
+
+
+def _loadable(index: dict) -> list[str]:
+    """Splits with samples: ``datasets`` refuses a declared split without data (every input of a
+    split can have failed)."""
+    return [name for name, split in index["splits"].items() if split["samples"]]
 
 
 def _info(index: dict, features: Features, fmt: str) -> DatasetInfo:
     splits = SplitDict()
-    for name, split in index["splits"].items():
+    for name in _loadable(index):
+        split = index["splits"][name]
         nbytes = sum(f["bytes"] for f in split[fmt])
         splits.add(SplitInfo(name=name, num_bytes=nbytes, num_examples=split["samples"]))
     size = sum(f["bytes"] for s in index["splits"].values() for f in s[fmt])

@@ -91,6 +91,8 @@ def derive_media(
             "file not found; the source table lists it",
             error_class="FileNotFoundError",
         )
+    if path.stat().st_size == 0:
+        raise BadInputError(rel, "read", "empty file (a partial download?)")
     if not timeout:
         return render(str(path), rel, requests)
     return _guard(timeout).call(render, str(path), rel, requests, name=rel)

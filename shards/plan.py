@@ -58,10 +58,13 @@ def plan_shards(
     max_bytes: int,
 ) -> list[ShardTask]:
     """Cut each split's records (sorted by key) into shards of at most ``max_samples`` samples
-    and about ``max_bytes`` bytes of source media; every split gets at least one shard."""
+    and about ``max_bytes`` bytes of source media. A split with no records gets no shard
+    (``datasets`` refuses a declared split without data)."""
     tasks: list[ShardTask] = []
     for split in splits:
         chosen = sorted((r for r in records if r.split == split), key=lambda r: r.key)
+        if not chosen:
+            continue
         groups = _cut(chosen, root, max_samples=max_samples, max_bytes=max_bytes)
         tasks += [ShardTask(split, i, len(groups), tuple(g)) for i, g in enumerate(groups)]
     return tasks

@@ -1,0 +1,111 @@
+"""MIMIC-CXR (DICOM + reports): the sample tree, its layout checks, and a full conversion."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+
+import numpy as np
+import pydicom
+import pytest
+from datasets import Features, load_dataset
+
+from cxrhub.builders import mimic_cxr
+from cxrhub.shards.convert import ConvertOptions, convert
+from cxrhub.shards.errors import MissingSourceError, SourceLayoutError
+from cxrhub.shards.verify import verify
+
+
+@pytest.fixture(scope="module")
+def src(tmp_path_factory):
+    return mimic_cxr.write_sample(tmp_path_factory.mktemp("mimic") / "src")
+
+
+@pytest.fixture(scope="module")
+def out(src, tmp_path_factory):
+    out = tmp_path_factory.mktemp("mimic-out") / "out"
+    result = convert("mimic-cxr", src, out, ConvertOptions(max_shard_samples=4))
+    assert not result.errors
+    return out
+
+
+def test_sample_tree_is_the_release_layout(src):
+    with gzip.open(src / "cxr-record-list.csv.gz", "rt") as f:
+        lines = f.read().splitlines()
+    assert lines[0] == "subject_id,study_id,dicom_id,path"
+    subject, study, dicom_id, path = lines[1].split(",")
+    assert path == f"files/p{subject[:2]}/p{subject}/s{study}/{dicom_id}.dcm"
+    assert [len(g) for g in dicom_id.split("-")] == [8, 8, 8, 8, 8]
+    assert (src / f"files/p{subject[:2]}/p{subject}/s{study}.txt").is_file()
+    report = (src / "files/p10/p10000032/s50414267.txt").read_text()
+    assert all(line.startswith(" ") for line in report.splitlines())
+
+
+def test_records_carry_ids_and_sectioned_reports(src):
+    records = list(mimic_cxr.iter_records(src))
+    assert len(records) == 6 and {r.split for r in records} == {"train"}
+    first = records[0]
+    assert first.key == f"p10000032_s50414267_{first.fields['dicom_id']}"
+    report = first.fields["report"]
+    assert report["sections"]["impression"] == "No acute cardiopulmonary process."
+    assert report["sections"]["comparison"] == "None."
+    assert report["conclusion"] == "No acute cardiopulmonary process."
+    by_study = {r.fields["study_id"]: r.fields["report"] for r in records}
+    assert by_study[53189527]["sections"]["impression"].startswith(
+        "Mild cardiomegaly"
+    )  # IMPRESSOIN
+    assert by_study[57375967]["sections"]["last_paragraph"].endswith("No pneumothorax.")
+    assert by_study[58235663]["conclusion"] == ""  # a custom-rule study: empty range
+
+
+def test_archival_pixels_are_bit_exact_against_pydicom(out, src, tmp_path):
+    ds = load_dataset(str(out), cache_dir=str(tmp_path))["train"]
+    assert ds.num_rows == 6
+    index = json.loads((out / "index.json").read_text())
+    assert ds.features == Features.from_dict(index["features"])
+    manifest = {m["key"]: m["source"] for m in map(json.loads, (out / "manifest.jsonl").open())}
+    syntaxes = set()
+    for row in ds.with_format("numpy"):
+        reference = pydicom.dcmread(src / manifest[row["key"]]).pixel_array
+        assert row["image"].dtype == np.uint16 and np.array_equal(row["image"], reference)
+    for row in ds:
+        syntaxes.add(row["dicom"]["transfer_syntax"]["name"])
+        assert row["image_512"].mode == "L"
+        assert row["dicom"]["header"]["ViewPosition"] in ("PA", "AP", "LATERAL")
+    assert len(syntaxes) == 3
+    assert verify(out) == []
+
+
+def test_missing_list_fails_before_work(src, tmp_path):
+    import shutil
+
+    copy = tmp_path / "src"
+    shutil.copytree(src, copy)
+    (copy / "cxr-study-list.csv.gz").unlink()
+    with pytest.raises(MissingSourceError, match="cxr-study-list.csv.gz: missing"):
+        convert("mimic-cxr", copy, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    with gzip.open(copy / "cxr-study-list.csv.gz", "wt") as f:
+        f.write("subject_id,study\n")
+    with pytest.raises(SourceLayoutError, match=r"missing column\(s\) \['study_id', 'path'\]"):
+        mimic_cxr.check(copy)
+
+
+def test_missing_files_and_leftovers_are_counted_up_front(src, tmp_path, caplog):
+    import shutil
+
+    copy = tmp_path / "src"
+    shutil.copytree(src, copy)
+    dicoms = sorted(copy.rglob("*.dcm"))
+    dicoms[0].unlink()
+    dicoms[1].write_bytes(b"")
+    (copy / "files" / "p10" / "x.dcm._gstmp").write_bytes(b"partial")
+    with caplog.at_level(logging.WARNING):
+        layout = mimic_cxr.check(copy)
+    assert (layout["images_missing"], layout["images_empty"]) == (1, 1)
+    assert layout["leftovers"] == ["files/p10/x.dcm._gstmp"]
+    assert "1 of 6 listed DICOMs missing, 1 empty, 1 partial-download leftovers" in caplog.text
+    result = convert("mimic-cxr", copy, tmp_path / "out")
+    assert sorted(e["stage"] for e in result.errors) == ["read", "read"]
+    assert result.samples == 4
