@@ -1,19 +1,17 @@
 """MIMIC-CXR-JPG v2.0.0/2.1.0 (PhysioNet, 2019): 377,110 JPGs of MIMIC-CXR, 14 report labels.
 
-Layout (``mimic-cxr-jpg/2.1.0/``): ``files/pXX/pXXXXXXXX/sXXXXXXXX/<dicom_id>.jpg`` (MIMIC-CXR's
-tree and ids; 8-bit, MONOCHROME1 inverted, histogram-equalised, JPEG quality 95; no reports),
-``mimic-cxr-2.0.0-metadata.csv.gz`` (12 DICOM-derived columns per image), ``-split.csv.gz``
-(``train``/``validate``/``test``; HF ``validation``), ``-chexpert.csv.gz`` and ``-negbio.csv.gz``
-(study-level labels ``1.0``/``0.0``/``-1.0``/blank), in 2.1.0 ``-test-set-labeled.csv``
-(radiologist labels of 687 test studies; ``Airspace Opacity`` is ``Lung Opacity``; column order
-unconfirmed, so read by name), ``IMAGE_FILENAMES``, ``LICENSE.txt``, ``SHA256SUMS.txt``.
+Layout: ``files/pXX/pXXXXXXXX/sXXXXXXXX/<dicom_id>.jpg`` (MIMIC-CXR's ids; 8-bit, MONOCHROME1
+inverted, histogram-equalised, quality 95), the gzip tables ``mimic-cxr-2.0.0-{metadata,split,
+chexpert,negbio}.csv.gz``, in 2.1.0 ``mimic-cxr-2.1.0-test-set-labeled.csv`` (radiologist labels
+of 687 test studies, ``Airspace Opacity`` for ``Lung Opacity``, column order unconfirmed: read by
+name) and ``IMAGE_FILENAMES``. Split ``validate`` is published as HF ``validation``.
 
 Rows are images, one per metadata row. Required: metadata, split, ``files/``. The label tables
 are optional and the features never change: a family whose table is absent is null in every row
 (``check()`` lists it under ``missing_optional``); a study without a row in a table is null in
 that family too, while a row of blanks is 14 nulls (labels: :mod:`cxrhub.builders._labels`).
-``StudyDate``/``StudyTime`` are ``date32``/``time64[us]``; records carry Arrow's storage for them
-(days since 1970-01-01, microseconds since midnight), as the core's JSON has no date type.
+``StudyDate``/``StudyTime`` are ``date32``/``time64[us]`` (Python ``date``/``time`` in records; ISO
+8601 text in the WebDataset JSON).
 
 Access: credentialed (PhysioNet Credentialed Health Data License 1.5.0 and the DUA).
 """
@@ -62,6 +60,7 @@ REQUIRED = ("metadata", "split")
 LABEL_FAMILIES = ("chexpert", "negbio", "test_set_labeled")
 IMAGE_LIST = "IMAGE_FILENAMES"
 SPLITS = {"train": "train", "validate": "validation", "test": "test"}
+_SPLIT_IDS = ("study_id", "subject_id", "split")
 _RADIOLOGIST = sorted(set(_labels.CHEXPERT_14) - {"Lung Opacity"} | {"Airspace Opacity"})
 COLUMNS = {  # the release's headers, in order (test-set-labeled's order is unconfirmed)
     "metadata": ("dicom_id", "subject_id", "study_id", "PerformedProcedureStepDescription",
@@ -76,21 +75,20 @@ COLUMNS = {  # the release's headers, in order (test-set-labeled's order is unco
 # metadata column -> type (others: string, blank -> None)
 _TYPES = {"subject_id": "int32", "study_id": "int32", "Rows": "int32", "Columns": "int32",
           "StudyDate": "date32", "StudyTime": "time64[us]"}  # fmt: skip
+_FORMATS = {"int32": "an integer", "date32": "YYYYMMDD", "time64[us]": "HHMMSS.ffffff"}
 _PARTIAL = (".gstmp", "._gstmp")  # gsutil's partial downloads (``x.jpg_.gstmp``)
 _EXAMPLES = 5
 
 SPEC = DatasetSpec(
-    name="mimic-cxr-jpg", pretty_name="MIMIC-CXR-JPG", version="1.0.0",
+    name="mimic-cxr-jpg", pretty_name="MIMIC-CXR-JPG", version="1.0.0", citation=CITATION,
     access=Access.CREDENTIALED, homepage="https://physionet.org/content/mimic-cxr-jpg/",
-    citation=CITATION,
     terms=(
         "Credentialed: only PhysioNet credentialed users who completed the required training "
         "and signed the MIMIC-CXR-JPG data use agreement may use it, for research. Access must "
         "not be shared and the data must not be redistributed publicly; read the licence and "
         "DUA at https://physionet.org/content/mimic-cxr-jpg/."
     ),
-    license="other", license_name="physionet-credentialed-health-data-1.5.0",
-    license_link=_LICENSE,
+    license="other", license_name="physionet-credentialed-health-data-1.5.0", license_link=_LICENSE,
     expected_files=(
         "files/pXX/pXXXXXXXX/sXXXXXXXX/<dicom_id>.jpg", TABLES["metadata"], TABLES["split"],
         TABLES["chexpert"], TABLES["negbio"],
@@ -112,7 +110,6 @@ FEATURES = Features({
     **{name: Value(_TYPES.get(name, "string")) for name in COLUMNS["metadata"]},
     **{family: _labels.label_features() for family in LABEL_FAMILIES},
 })  # fmt: skip
-_EPOCH = datetime.date(1970, 1, 1)
 _TIME = re.compile(r"(\d{1,6})(?:\.(\d*))?")
 _DICOM_ID = re.compile(r"[0-9A-Za-z-]+")
 
@@ -125,8 +122,8 @@ def check(root: Path) -> dict:
     layout["images"] = images = _scan_images(root, layout["image_list"])
     for what in ("missing", "partial_downloads", "zero_byte", "unlisted"):
         if images[what]:
-            examples = images["examples"][what]
-            logger.warning("%s: %d %s file(s), e.g. %s", root, images[what], what, examples)
+            found = (images[what], what, images["examples"][what])
+            logger.warning("%s: %d %s file(s), e.g. %s", root, *found)
     for name in layout["missing_optional"]:
         logger.warning("%s: no %s; that label family is null in every row", root, name)
     return layout
@@ -158,8 +155,7 @@ def _check_tables(root: Path) -> dict:
 
 
 def _columns(path: Path, table: str) -> dict[str, int]:
-    """Column -> index by the release's names (label tables: ``study_id`` and the 14
-    observations by name, aliases accepted, any order)."""
+    """Column -> index by name (label tables: ``study_id`` and the 14 observations, aliased)."""
     header = next(_read(path, skip=0), (0, []))[1]
     required = ("study_id",) if table in LABEL_FAMILIES else COLUMNS[table]
     missing = [name for name in required if name not in header]
@@ -190,13 +186,17 @@ def _scan_images(root: Path, image_list: str) -> dict:
     expected = _expected_images(root, image_list)
     found: set[str] = set()
     odd: dict[str, list[str]] = {"partial_downloads": [], "zero_byte": []}
-    for rel, size in _walk(root, ""):
-        if rel.endswith(_PARTIAL):
-            odd["partial_downloads"].append(rel)
-        elif size == 0:
-            odd["zero_byte"].append(rel)
-        else:
-            found.add(rel)
+    for folder, dirs, names in os.walk(root):  # one stat per file
+        dirs.sort()
+        prefix = os.path.relpath(folder, root).replace(os.sep, "/") + "/"
+        for name in sorted(names):
+            rel = prefix.removeprefix("./") + name
+            if name.endswith(_PARTIAL):
+                odd["partial_downloads"].append(rel)
+            elif os.stat(os.path.join(folder, name)).st_size == 0:
+                odd["zero_byte"].append(rel)
+            else:
+                found.add(rel)
     odd["missing"] = sorted(expected - found - set(odd["zero_byte"]))
     odd["unlisted"] = sorted(r for r in found - expected if r.startswith("files/"))
     return {
@@ -204,17 +204,6 @@ def _scan_images(root: Path, image_list: str) -> dict:
         **{k: len(v) for k, v in odd.items()},
         "examples": {k: v[:_EXAMPLES] for k, v in odd.items()},
     }  # fmt: skip
-
-
-def _walk(root: Path, rel: str) -> Iterator[tuple[str, int]]:
-    """(relative path, size) of every file under ``root/rel``, sorted, one stat per file."""
-    with os.scandir(root / rel) as entries:
-        for entry in sorted(entries, key=lambda e: e.name):
-            path = f"{rel}/{entry.name}" if rel else entry.name
-            if entry.is_dir(follow_symlinks=False):
-                yield from _walk(root, path)
-            elif entry.is_file():
-                yield path, entry.stat().st_size
 
 
 def _expected_images(root: Path, image_list: str) -> set[str]:
@@ -241,15 +230,21 @@ def iter_records(root: Path) -> Iterator[Record | BadInputError]:
     """One record per metadata row, joined with its split (by dicom_id) and labels (by study)."""
     root = Path(root)
     layout = _check_tables(root)
-    splits = _read_splits(root)
+    split_table = root / TABLES["split"]
+    split_cols = _columns(split_table, "split")
+    splits = {  # dicom_id -> (line, study_id, subject_id, split)
+        _cell(row, split_cols, "dicom_id"): (line, *(_cell(row, split_cols, c) for c in _SPLIT_IDS))
+        for line, row in _read(split_table)
+    }
     labels = {f: _read_labels(root, f) for f in LABEL_FAMILIES if layout["tables"][f]}
     table = root / TABLES["metadata"]
     cols = _columns(table, "metadata")
     for line, row in _read(table):
         rel = _image_path(row, cols)
+        entry = splits.pop(_cell(row, cols, "dicom_id"), None)
         try:
             fields = _metadata_fields(row, cols)
-            split = _split_of(splits.pop(fields["dicom_id"], None), fields)
+            split = _split_of(entry, fields)
             for family in LABEL_FAMILIES:
                 fields[family] = labels.get(family, {}).get(fields["study_id"])
                 if isinstance(fields[family], str):  # what is wrong with the study's row
@@ -259,28 +254,20 @@ def iter_records(root: Path) -> Iterator[Record | BadInputError]:
             continue
         key = f"p{fields['subject_id']}_s{fields['study_id']}_{fields['dicom_id']}"
         yield Record(key=key, split=split, source=rel, media={"image": rel}, fields=fields)
-    for line, row, cols in splits.values():
-        message = f"{TABLES['split']} line {line}: no row in {table.name}"
-        yield BadInputError(_image_path(row, cols), "table", message)
-
-
-def _read_splits(root: Path) -> dict[str, tuple[int, list[str], dict[str, int]]]:
-    """dicom_id -> (line, row, columns) of the split table."""
-    path = root / TABLES["split"]
-    cols = _columns(path, "split")
-    return {row[cols["dicom_id"]]: (line, row, cols) for line, row in _read(path)}
+    for dicom_id, (line, study, subject, _) in splits.items():
+        message = f"{split_table.name} line {line}: no row in {table.name}"
+        yield BadInputError(_path(subject, study, dicom_id), "table", message)
 
 
 def _split_of(entry: tuple | None, fields: dict) -> str:
     if entry is None:
-        raise ValueError(f"dicom_id {fields['dicom_id']} has no row in {TABLES['split']}")
-    line, row, cols = entry
-    where = f"{TABLES['split']} line {line}"
-    study, subject, split = (_cell(row, cols, c) for c in ("study_id", "subject_id", "split"))
-    if (study, subject) != (str(fields["study_id"]), str(fields["subject_id"])):
-        raise ValueError(f"{where} says study {study}, subject {subject}; the metadata does not")
-    if split not in SPLITS:
-        raise ValueError(f"{where}: split {split!r}, expected one of {list(SPLITS)}")
+        raise ValueError(f"no row in {TABLES['split']}")
+    line, *ids, split = entry
+    if ids != [str(fields["study_id"]), str(fields["subject_id"])] or split not in SPLITS:
+        raise ValueError(
+            f"{TABLES['split']} line {line}: study, subject, split {[*ids, split]}; expected the "
+            f"metadata's ids and a split of {list(SPLITS)}"
+        )
     return SPLITS[split]
 
 
@@ -307,17 +294,16 @@ def _metadata_fields(row: list[str], cols: dict[str, int]) -> dict:
     if len(row) <= max(cols.values()):
         raise ValueError(f"{len(row)} fields, expected {len(cols)}")
     fields = {name: _typed(name, row[i].strip()) for name, i in cols.items()}
-    if fields["subject_id"] is None or fields["study_id"] is None:
-        raise ValueError("subject_id and study_id are required")
-    if not _DICOM_ID.fullmatch(fields["dicom_id"] or ""):
-        raise ValueError(f"dicom_id {fields['dicom_id']!r}: expected letters, digits and dashes")
+    ids = [fields[c] for c in ("subject_id", "study_id", "dicom_id")]
+    if None in ids or not _DICOM_ID.fullmatch(ids[2]):
+        raise ValueError(f"ids {ids}: expected two integers and letters, digits and dashes")
     return fields
 
 
-def _typed(column: str, text: str) -> str | int | None:
-    """A metadata value as its feature stores it (blank: None): StudyDate ``21800506`` as days
-    since 1970-01-01, StudyTime ``80556.875`` (HHMMSS.fff, leading zeros lost) as microseconds
-    since midnight, digits past the microsecond dropped."""
+def _typed(column: str, text: str) -> str | int | datetime.date | datetime.time | None:
+    """A metadata value as its feature stores it (blank: None): StudyDate ``21800506`` as a date,
+    StudyTime ``80556.875`` (HHMMSS.fff, leading zeros lost) as a time of day, digits past the
+    microsecond dropped."""
     kind = _TYPES.get(column, "string")
     if not text or kind == "string":
         return text or None
@@ -326,37 +312,39 @@ def _typed(column: str, text: str) -> str | int | None:
         if kind == "int32":
             return int(text)
         if kind == "date32":
-            day = datetime.datetime.strptime(text, "%Y%m%d").date() if len(text) == 8 else None
-            return (day - _EPOCH).days
+            if len(text) != 8:
+                raise ValueError(text)
+            return datetime.datetime.strptime(text, "%Y%m%d").date()
         hhmmss, fraction = time.group(1).zfill(6), (time.group(2) or "")[:6].ljust(6, "0")
         value = datetime.time(*(int(hhmmss[i : i + 2]) for i in (0, 2, 4)), int(fraction))
     except (ValueError, TypeError, AttributeError):  # no match, or out of range
         raise ValueError(f"{column} {text!r}: expected {_FORMATS[kind]}") from None
-    return ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000 + value.microsecond
-
-
-_FORMATS = {"int32": "an integer", "date32": "YYYYMMDD", "time64[us]": "HHMMSS.ffffff"}
+    return value
 
 
 def write_sample(root: Path, version: str = "2.1.0", extra: int = 0, image_size: int = 64) -> Path:
-    """A small synthetic download in the release's exact layout (made-up ids and values):
-    ``version`` 2.1.0 adds the test-set-labeled table; ``extra`` one-image studies of
-    ``image_size`` pixels are added after the hand-written ones (benchmarks)."""
+    """A synthetic download in the release's exact layout (made-up ids and values); ``version``
+    2.1.0 adds test-set-labeled; ``extra`` studies of ``image_size`` pixels are for benchmarks."""
     root, extra, image_size = Path(root), int(extra), int(image_size)
     if version not in ("2.0.0", "2.1.0"):
         raise ValueError(f"version {version!r}: choose 2.0.0 or 2.1.0")
     tables = {t: [COLUMNS[t]] for t in ("metadata", "split", "chexpert", "negbio")}
     images = []
     for n, study in enumerate(_SAMPLE + tuple(_generated_study(j) for j in range(extra))):
-        subject, study_id, split, date, time, procedure, views, chexpert, negbio = study
-        for i, view in enumerate(views):
-            dicom_id = _KNOWN_IDS.get((study_id, i)) or _dicom_id(study_id, i)
+        subject, study_id, split, date, time, views, chexpert, negbio = study
+        procedure = "CHEST (PORTABLE AP)" if views[:2] == "AP" else "CHEST (PA AND LAT)"
+        for i, view in enumerate(views.split(",")):
+            digest = hashlib.sha1(f"{study_id}/{i}".encode()).hexdigest()
+            dicom_id = _KNOWN_IDS.get((study_id, i), "-".join(re.findall(".{8}", digest[:40])))
             size = (48 + 8 * (i % 3), 64) if n < len(_SAMPLE) else (image_size, image_size)
             images.append(_path(subject, study_id, dicom_id))
-            _write_jpeg(root / images[-1], _sample.synthetic_radiograph(len(images), size))
+            (root / images[-1]).parent.mkdir(parents=True, exist_ok=True)
+            pixels = _sample.synthetic_radiograph(len(images), size)  # a small real JPEG
+            PILImage.fromarray(pixels).save(root / images[-1], format="JPEG", quality=95)
             meta = (procedure, view, size[1], size[0], date, time, procedure, *_VIEWS[view])
             tables["metadata"].append((dicom_id, subject, study_id, *meta))
             tables["split"].append((dicom_id, study_id, subject, split))
+        negbio = chexpert if negbio == "=" else negbio
         for family, codes in (("chexpert", chexpert), ("negbio", negbio)):
             if codes is not None:
                 tables[family].append((subject, study_id, *_codes(codes)))
@@ -372,20 +360,10 @@ def write_sample(root: Path, version: str = "2.1.0", extra: int = 0, image_size:
     return root
 
 
-def _write_jpeg(path: Path, pixels) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    PILImage.fromarray(pixels).save(path, format="JPEG", quality=95)
-
-
 def _csv_bytes(rows: list) -> bytes:
     text = io.StringIO()
     csv.writer(text, lineterminator="\n").writerows(rows)
     return text.getvalue().encode("utf-8")
-
-
-def _dicom_id(study: int, view: int) -> str:
-    digest = hashlib.sha1(f"{study}/{view}".encode()).hexdigest()
-    return "-".join(digest[i : i + 8] for i in range(0, 40, 8))
 
 
 def _codes(codes: str) -> list[str]:
@@ -395,34 +373,25 @@ def _codes(codes: str) -> list[str]:
 def _generated_study(j: int) -> tuple:
     split = {8: "validate", 9: "test"}.get(j % 10, "train")
     codes = "".join("10u."[(j + k) % 4] for k in range(14))
-    return (12000000 + j, 56000000 + j, split, "21900101", "120000.0", "CHEST (PA AND LAT)",
-            ("PA",), codes, codes)  # fmt: skip
+    return (12000000 + j, 56000000 + j, split, "21900101", "120000.0", "PA", codes, "=")
 
 
-_VIEWS = {
-    "PA": ("postero-anterior", "Erect"), "AP": ("antero-posterior", "Recumbent"),
-    "LATERAL": ("lateral", "Erect"), "LL": ("left lateral", "Erect"), "": ("", ""),
-}  # fmt: skip
+_VIEWS = {"PA": ("postero-anterior", "Erect"), "AP": ("antero-posterior", "Recumbent")}
+_VIEWS |= {"LATERAL": ("lateral", "Erect"), "LL": ("left lateral", "Erect"), "": ("", "")}
 _KNOWN_IDS = {(50414267, 0): "02aa804e-bde0afdd-112c0b34-7bc16630-4e384014"}
-# subject, study, split, StudyDate, StudyTime, procedure, views, CheXpert and NegBio labels in
-# CHEXPERT_14 order (1 = 1.0, 0 = 0.0, u = -1.0, . = blank; None = the study has no row)
+# subject, study, split, StudyDate, StudyTime, views, CheXpert and NegBio labels in CHEXPERT_14
+# order (1 = 1.0, 0 = 0.0, u = -1.0, . = blank; None: the study has no row; "=": as CheXpert)
 _SAMPLE = (
-    (10000032, 50414267, "train", "21800506", "213014.531", "CHEST (PA AND LAT)",
-     ("PA", "LATERAL"), "........1.....", "........1....."),
-    (10000032, 53189527, "train", "21800626", "165500.312", "CHEST (PA AND LAT)",
-     ("PA", "LATERAL"), "1u..0..1.u....", "1u..0..1.1...."),
-    (10000032, 53911762, "train", "21800723", "80556.875", "CHEST (PORTABLE AP)", ("AP",),
-     None, None),
-    (10000764, 57375967, "train", "21321115", "4513.0", "CHEST (PORTABLE AP)", ("AP", ""),
-     "..............", ".............."),
-    (10000898, 50771383, "validate", "21500821", "90110.906", "CHEST (PA AND LAT)", ("PA", "LL"),
-     ".1.0u....1...1", ".1.0.....1...1"),
-    (10000935, 50578979, "test", "21871008", "123906.375", "CHEST (PA AND LAT)",
-     ("PA", "LATERAL"), "u...0..1.0u...", "u...0..1.0u..."),
-    (10000935, 51178377, "test", "21870726", "104542.0", "CHEST (PORTABLE AP)", ("AP",),
-     "0.1u......1..1", "0.1u......1..."),
-    (11000011, 55203040, "train", "21460214", "235959.999", "CHEST (PA AND LAT)",
-     ("PA", "LATERAL"), "...1...u.0.0.1", "...1...u.0.0.1"),
+    (10000032, 50414267, "train", "21800506", "213014.531", "PA,LATERAL", "........1.....", "="),
+    (10000032, 53189527, "train", "21800626", "165500.312", "PA,LATERAL", "1u..0..1.u....",
+     "1u..0..1.1...."),
+    (10000032, 53911762, "train", "21800723", "80556.875", "AP", None, None),
+    (10000764, 57375967, "train", "21321115", "4513.0", "AP,", "..............", "="),
+    (10000898, 50771383, "validate", "21500821", "90110.906", "PA,LL", ".1.0u....1...1",
+     ".1.0.....1...1"),
+    (10000935, 50578979, "test", "21871008", "123906.375", "PA,LATERAL", "u...0..1.0u...", "="),
+    (10000935, 51178377, "test", "21870726", "104542.0", "AP", "0.1u......1..1", "0.1u......1..."),
+    (11000011, 55203040, "train", "21460214", "235959.999", "PA,LATERAL", "...1...u.0.0.1", "="),
 )  # fmt: skip
 # 2.1.0's radiologist labels (CHEXPERT_14 order; written under the file's own column names)
 _TEST_SET = ((50578979, "1...0..1.0u..."), (51178377, "..1.......1..0"))

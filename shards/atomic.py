@@ -6,6 +6,7 @@ Temp names are ``.<name>.tmp`` so that a killed run's leftovers are recognisable
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -81,10 +82,18 @@ def write_text(path: Path, text: str) -> None:
 
 
 def dumps(obj: Any) -> str:
-    """Canonical JSON: sorted keys, no spaces, UTF-8 kept; the same object gives the same text."""
+    """Canonical JSON: sorted keys, no spaces, UTF-8 kept; the same object gives the same text.
+    Dates and times are written as ISO 8601 text."""
     return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+        default=_iso,
+    )  # fmt: skip
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def write_json(path: Path, obj: Any) -> None:

@@ -138,7 +138,8 @@ def test_webdataset_only_with_no_converted_sample():
     for split in index["splits"].values():
         split["samples"], split["webdataset"] = 0, split["webdataset"][:1]
     data = DatasetCard(render(nih_cxr14.SPEC, index)).data.to_dict()
-    assert [s["num_examples"] for s in data["dataset_info"]["splits"]] == [0, 0]
+    # a split without samples is left out: datasets refuses a declared split with no data
+    assert not data["dataset_info"].get("splits")
 
 
 def test_other_licence_default_template():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from datasets import Image, load_dataset
 
+from cxrhub import builders
 from cxrhub.shards.errors import MissingSourceError
 from cxrhub.shards.hf_builder import CxrhubBuilder, load_builder
 
@@ -33,9 +34,11 @@ def test_streaming_adapter_yields_the_same_rows(nih_src, nih_out, tmp_path):
 
 
 def test_configs_are_the_convertible_datasets_and_data_dir_is_required(tmp_path):
-    assert [c.name for c in CxrhubBuilder.BUILDER_CONFIGS] == ["nih-cxr14"]
+    convertible = [n for n in builders.names() if builders.is_convertible(builders.load(n))]
+    assert [c.name for c in CxrhubBuilder.BUILDER_CONFIGS] == convertible
+    assert {"nih-cxr14", "mimic-cxr", "mimic-cxr-jpg"} <= set(convertible)
     builder = CxrhubBuilder(config_name="nih-cxr14", cache_dir=str(tmp_path))
     with pytest.raises(MissingSourceError, match="data_dir"):
         builder.download_and_prepare()
     with pytest.raises(MissingSourceError, match="not implemented yet"):
-        load_builder("mimic-cxr", data_dir=tmp_path)
+        load_builder("padchest", data_dir=tmp_path)
