@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from datasets import Features, Image, Json, List, Value
 
-from cxrhub.builders import _sample, mimic_sections
+from cxrhub.builders import _sample, mimic_cxr_jpg, mimic_sections
 from cxrhub.builders._spec import Access, DatasetSpec, Record
 from cxrhub.shards.errors import BadInputError, MissingSourceError, SourceLayoutError
 
@@ -106,6 +106,12 @@ _REPORT = {
     "other_sections": List({"name": Value("string"), "text": Value("string")}),
     "conclusion": Value("string"),
 }
+# joined from MIMIC-CXR-JPG when its root is given (else null): metadata and label families
+_JOINED = tuple(
+    name
+    for name in mimic_cxr_jpg.FEATURES
+    if name not in ("image", "dicom_id", "subject_id", "study_id", "Rows", "Columns")
+)
 FEATURES = Features(
     {
         "image": Image(),
@@ -115,6 +121,7 @@ FEATURES = Features(
         "study_id": Value("int32"),
         "dicom_id": Value("string"),
         "report": _REPORT,
+        **{name: mimic_cxr_jpg.FEATURES[name] for name in _JOINED},
     }
 )
 _MEDIA = {
@@ -141,6 +148,7 @@ def check(root: Path, jpg_root: str | None = None) -> dict:
     leftovers = sorted(
         p.relative_to(root).as_posix() for pattern in _LEFTOVERS for p in root.rglob(pattern)
     )
+    joined = mimic_cxr_jpg.check_tables(Path(jpg_root)) if jpg_root else None
     if missing or empty or leftovers:
         logger.warning(
             "%s: %d of %d listed DICOMs missing, %d empty, %d partial-download leftovers",
@@ -151,7 +159,7 @@ def check(root: Path, jpg_root: str | None = None) -> dict:
         "images_missing": missing,
         "images_empty": empty,
         "leftovers": leftovers[:20],
-        "jpg_root": jpg_root is not None,
+        "jpg_tables": joined["tables"] if joined else None,
     }
 
 
@@ -172,6 +180,7 @@ def iter_records(root: Path, jpg_root: str | None = None) -> Iterator[Record | B
     """One record per listed DICOM, with its study's sectioned report."""
     root = Path(root)
     reports = {(r["subject_id"], r["study_id"]): r["path"] for r in _rows(root / STUDY_LIST)}
+    joined = _jpg_rows(Path(jpg_root)) if jpg_root else None
     for row in _rows(root / RECORD_LIST):
         rel = row["path"]
         try:
@@ -184,9 +193,17 @@ def iter_records(root: Path, jpg_root: str | None = None) -> Iterator[Record | B
         if text is None:
             yield BadInputError(report_rel or rel, "report", "the study's report is missing")
             continue
+        split, extra = (
+            ("train", dict.fromkeys(_JOINED))
+            if joined is None
+            else joined.get(row["dicom_id"], (None, None))
+        )
+        if extra is None:
+            yield BadInputError(rel, "join", "no row for this dicom_id in MIMIC-CXR-JPG's tables")
+            continue
         yield Record(
             key=f"p{subject}_s{study}_{row['dicom_id']}",
-            split="train",
+            split=split,
             source=rel,
             media={name: {"path": rel, **request} for name, request in _MEDIA.items()},
             fields={
@@ -194,8 +211,20 @@ def iter_records(root: Path, jpg_root: str | None = None) -> Iterator[Record | B
                 "study_id": study,
                 "dicom_id": row["dicom_id"],
                 "report": mimic_sections.report_features(f"s{study}", text),
+                **extra,
             },
         )
+
+
+def _jpg_rows(jpg_root: Path) -> dict[str, tuple[str, dict]]:
+    """dicom_id -> (official split, joined columns) from MIMIC-CXR-JPG's tables."""
+    joined = {}
+    for item in mimic_cxr_jpg.iter_records(jpg_root):
+        if isinstance(item, BadInputError):
+            logger.warning("MIMIC-CXR-JPG: %s", item)
+            continue
+        joined[item.fields["dicom_id"]] = (item.split, {k: item.fields[k] for k in _JOINED})
+    return joined
 
 
 def _read_report(root: Path, rel: str | None) -> str | None:

@@ -118,7 +118,7 @@ def check(root: Path) -> dict:
     """Validate the tables, then compare the files on disk with the image list: log and return
     the missing, partial and zero-byte files (each such image then fails alone at conversion)."""
     root = Path(root)
-    layout = _check_tables(root)
+    layout = check_tables(root)
     layout["images"] = images = _scan_images(root, layout["image_list"])
     for what in ("missing", "partial_downloads", "zero_byte", "unlisted"):
         if images[what]:
@@ -129,7 +129,7 @@ def check(root: Path) -> dict:
     return layout
 
 
-def _check_tables(root: Path) -> dict:
+def check_tables(root: Path) -> dict:
     if not root.is_dir():
         raise MissingSourceError(f"{root}: not a folder; expected the mimic-cxr-jpg release root")
     tables: dict[str, str | None] = {}
@@ -229,7 +229,7 @@ def _path(subject: str | int, study: str | int, dicom_id: str) -> str:
 def iter_records(root: Path) -> Iterator[Record | BadInputError]:
     """One record per metadata row, joined with its split (by dicom_id) and labels (by study)."""
     root = Path(root)
-    layout = _check_tables(root)
+    layout = check_tables(root)
     split_table = root / TABLES["split"]
     split_cols = _columns(split_table, "split")
     splits = {  # dicom_id -> (line, study_id, subject_id, split)

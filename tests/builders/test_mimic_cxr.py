@@ -109,3 +109,56 @@ def test_missing_files_and_leftovers_are_counted_up_front(src, tmp_path, caplog)
     result = convert("mimic-cxr", copy, tmp_path / "out")
     assert sorted(e["stage"] for e in result.errors) == ["read", "read"]
     assert result.samples == 4
+
+
+def _jpg_tables(src, root, drop: int | None = None):
+    """A MIMIC-CXR-JPG root whose tables describe the MIMIC-CXR sample's DICOMs."""
+    from cxrhub.builders import mimic_cxr_jpg
+
+    with gzip.open(src / mimic_cxr.RECORD_LIST, "rt") as f:
+        rows = [line.split(",") for line in f.read().splitlines()[1:]]
+    if drop is not None:
+        rows.pop(drop)
+    splits = ["train", "validate", "test"]
+    meta = [",".join(mimic_cxr_jpg.COLUMNS["metadata"])]
+    split = [",".join(mimic_cxr_jpg.COLUMNS["split"])]
+    for i, (subject, study, dicom_id, _) in enumerate(rows):
+        meta.append(f"{dicom_id},{subject},{study},CHEST (PA AND LAT),PA,80,96,21800506,"
+                    f"80556.875,CHEST (PA AND LAT),postero-anterior,Erect")  # fmt: skip
+        split.append(f"{dicom_id},{study},{subject},{splits[i % 3]}")
+    studies = sorted({(s, st) for s, st, _, _ in rows})
+    labels = [",".join(mimic_cxr_jpg.COLUMNS["chexpert"])]
+    labels += [
+        f"{s},{st}," + ",".join(["1.0", "", "-1.0", "0.0"] * 3 + ["", "1.0"]) for s, st in studies
+    ]
+    root.mkdir(parents=True)
+    (root / "files").mkdir()
+    for table, lines in (("metadata", meta), ("split", split), ("chexpert", labels)):
+        with gzip.open(root / mimic_cxr_jpg.TABLES[table], "wt") as f:
+            f.write("\n".join(lines) + "\n")
+    return root, rows
+
+
+def test_joining_mimic_cxr_jpg_brings_split_metadata_and_labels(src, tmp_path):
+    import datetime
+
+    jpg, rows = _jpg_tables(src, tmp_path / "jpg")
+    out = tmp_path / "out"
+    result = convert("mimic-cxr", src, out, source_options={"jpg_root": str(jpg)})
+    assert not result.errors
+    ds = load_dataset(str(out), cache_dir=str(tmp_path / "c"))
+    assert {s: ds[s].num_rows for s in ds} == {"train": 2, "validation": 2, "test": 2}
+    row = ds["train"][0]
+    assert row["ViewPosition"] == "PA" and row["StudyDate"] == datetime.date(2180, 5, 6)
+    assert row["StudyTime"] == datetime.time(8, 5, 56, 875000)
+    assert row["chexpert"] == [1, None, -1, 0] * 3 + [None, 1]
+    assert row["negbio"] is None  # no negbio table in this download: the family is null
+    index = json.loads((out / "index.json").read_text())
+    assert index["source_layout"]["jpg_tables"]["negbio"] is None
+
+
+def test_a_dicom_missing_from_the_jpg_tables_is_reported(src, tmp_path):
+    jpg, rows = _jpg_tables(src, tmp_path / "jpg", drop=0)
+    result = convert("mimic-cxr", src, tmp_path / "out", source_options={"jpg_root": str(jpg)})
+    assert [(e["stage"], e["path"].endswith(".dcm")) for e in result.errors] == [("join", True)]
+    assert result.samples == 5
