@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from datasets import Features, Image, Json, List, Value
+from datasets import Features, Image, Json, Value
 
 from cxrhub.builders import _sample, mimic_cxr_jpg, mimic_sections
 from cxrhub.builders._spec import Access, DatasetSpec, Record
@@ -100,17 +100,11 @@ _RECORD_COLUMNS = ("subject_id", "study_id", "dicom_id", "path")
 _STUDY_COLUMNS = ("subject_id", "study_id", "path")
 _LEFTOVERS = ("*._gstmp", "*.tmp", "index.html*")
 
-_REPORT = {
-    "text": Value("string"),
-    "sections": {name: Value("string") for name in mimic_sections.MAIN_SECTIONS},
-    "other_sections": List({"name": Value("string"), "text": Value("string")}),
-    "conclusion": Value("string"),
-}
 # joined from MIMIC-CXR-JPG when its root is given (else null): metadata and label families
 _JOINED = tuple(
     name
     for name in mimic_cxr_jpg.FEATURES
-    if name not in ("image", "dicom_id", "subject_id", "study_id", "Rows", "Columns")
+    if name not in ("image", "dicom_id", "subject_id", "study_id", "Rows", "Columns", "report")
 )
 FEATURES = Features(
     {
@@ -120,7 +114,7 @@ FEATURES = Features(
         "subject_id": Value("int32"),
         "study_id": Value("int32"),
         "dicom_id": Value("string"),
-        "report": _REPORT,
+        "report": mimic_sections.report_feature(),
         **{name: mimic_cxr_jpg.FEATURES[name] for name in _JOINED},
     }
 )
@@ -189,7 +183,7 @@ def iter_records(root: Path, jpg_root: str | None = None) -> Iterator[Record | B
             yield BadInputError(rel, "table", f"{RECORD_LIST}: ids {row} are not integers")
             continue
         report_rel = reports.get((row["subject_id"], row["study_id"]))
-        text = _read_report(root, report_rel)
+        text = mimic_sections.read_report(root / report_rel) if report_rel else None
         if text is None:
             yield BadInputError(report_rel or rel, "report", "the study's report is missing")
             continue
@@ -225,13 +219,6 @@ def _jpg_rows(jpg_root: Path) -> dict[str, tuple[str, dict]]:
             continue
         joined[item.fields["dicom_id"]] = (item.split, {k: item.fields[k] for k in _JOINED})
     return joined
-
-
-def _read_report(root: Path, rel: str | None) -> str | None:
-    if rel is None or not (root / rel).is_file():
-        return None
-    with open(root / rel, encoding="utf-8") as f:  # universal newlines, as the official parser
-        return "".join(f.readlines())
 
 
 def write_sample(root: Path) -> Path:

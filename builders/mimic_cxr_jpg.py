@@ -21,8 +21,6 @@ from __future__ import annotations
 import csv
 import datetime
 import gzip
-import hashlib
-import io
 import itertools
 import logging
 import os
@@ -31,9 +29,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from datasets import Features, Image, Value
-from PIL import Image as PILImage
 
-from cxrhub.builders import _labels, _sample
+from cxrhub.builders import _labels, mimic_sections
 from cxrhub.builders._spec import Access, CardStats, DatasetSpec, Record
 from cxrhub.shards.errors import BadInputError, MissingSourceError, SourceLayoutError
 
@@ -109,16 +106,23 @@ FEATURES = Features({
     "image": Image(),
     **{name: Value(_TYPES.get(name, "string")) for name in COLUMNS["metadata"]},
     **{family: _labels.label_features() for family in LABEL_FAMILIES},
+    "report": mimic_sections.report_feature(),
 })  # fmt: skip
 _TIME = re.compile(r"(\d{1,6})(?:\.(\d*))?")
 _DICOM_ID = re.compile(r"[0-9A-Za-z-]+")
 
 
-def check(root: Path) -> dict:
+OPTIONS = {"reports_root": "a MIMIC-CXR download whose files/pXX/pXXXXXXXX/sXXXXXXXX.txt to join"}
+
+
+def check(root: Path, reports_root: str | None = None) -> dict:
     """Validate the tables, then compare the files on disk with the image list: log and return
     the missing, partial and zero-byte files (each such image then fails alone at conversion)."""
     root = Path(root)
     layout = check_tables(root)
+    if reports_root is not None and not (Path(reports_root) / "files").is_dir():
+        raise MissingSourceError(f"{reports_root}/files: missing; expected MIMIC-CXR's reports")
+    layout["reports"] = reports_root is not None
     layout["images"] = images = _scan_images(root, layout["image_list"])
     for what in ("missing", "partial_downloads", "zero_byte", "unlisted"):
         if images[what]:
@@ -226,8 +230,9 @@ def _path(subject: str | int, study: str | int, dicom_id: str) -> str:
     return f"files/p{str(subject)[:2]}/p{subject}/s{study}/{dicom_id}.jpg"
 
 
-def iter_records(root: Path) -> Iterator[Record | BadInputError]:
-    """One record per metadata row, joined with its split (by dicom_id) and labels (by study)."""
+def iter_records(root: Path, reports_root: str | None = None) -> Iterator[Record | BadInputError]:
+    """One record per metadata row, joined with its split (by dicom_id), labels (by study) and,
+    given MIMIC-CXR's root, its study's sectioned report (null when the study has none)."""
     root = Path(root)
     layout = check_tables(root)
     split_table = root / TABLES["split"]
@@ -252,11 +257,21 @@ def iter_records(root: Path) -> Iterator[Record | BadInputError]:
         except ValueError as exc:
             yield BadInputError(rel, "table", f"{table.name} line {line}: {exc}")
             continue
+        fields["report"] = _report(reports_root, fields["subject_id"], fields["study_id"])
         key = f"p{fields['subject_id']}_s{fields['study_id']}_{fields['dicom_id']}"
         yield Record(key=key, split=split, source=rel, media={"image": rel}, fields=fields)
     for dicom_id, (line, study, subject, _) in splits.items():
         message = f"{split_table.name} line {line}: no row in {table.name}"
         yield BadInputError(_path(subject, study, dicom_id), "table", message)
+
+
+def _report(reports_root: str | None, subject: int, study: int) -> dict | None:
+    if reports_root is None:
+        return None
+    text = mimic_sections.read_report(
+        Path(reports_root) / mimic_sections.report_path(subject, study)
+    )
+    return None if text is None else mimic_sections.report_features(f"s{study}", text)
 
 
 def _split_of(entry: tuple | None, fields: dict) -> str:
@@ -325,73 +340,6 @@ def _typed(column: str, text: str) -> str | int | datetime.date | datetime.time 
 def write_sample(root: Path, version: str = "2.1.0", extra: int = 0, image_size: int = 64) -> Path:
     """A synthetic download in the release's exact layout (made-up ids and values); ``version``
     2.1.0 adds test-set-labeled; ``extra`` studies of ``image_size`` pixels are for benchmarks."""
-    root, extra, image_size = Path(root), int(extra), int(image_size)
-    if version not in ("2.0.0", "2.1.0"):
-        raise ValueError(f"version {version!r}: choose 2.0.0 or 2.1.0")
-    tables = {t: [COLUMNS[t]] for t in ("metadata", "split", "chexpert", "negbio")}
-    images = []
-    for n, study in enumerate(_SAMPLE + tuple(_generated_study(j) for j in range(extra))):
-        subject, study_id, split, date, time, views, chexpert, negbio = study
-        procedure = "CHEST (PORTABLE AP)" if views[:2] == "AP" else "CHEST (PA AND LAT)"
-        for i, view in enumerate(views.split(",")):
-            digest = hashlib.sha1(f"{study_id}/{i}".encode()).hexdigest()
-            dicom_id = _KNOWN_IDS.get((study_id, i), "-".join(re.findall(".{8}", digest[:40])))
-            size = (48 + 8 * (i % 3), 64) if n < len(_SAMPLE) else (image_size, image_size)
-            images.append(_path(subject, study_id, dicom_id))
-            (root / images[-1]).parent.mkdir(parents=True, exist_ok=True)
-            pixels = _sample.synthetic_radiograph(len(images), size)  # a small real JPEG
-            PILImage.fromarray(pixels).save(root / images[-1], format="JPEG", quality=95)
-            meta = (procedure, view, size[1], size[0], date, time, procedure, *_VIEWS[view])
-            tables["metadata"].append((dicom_id, subject, study_id, *meta))
-            tables["split"].append((dicom_id, study_id, subject, split))
-        negbio = chexpert if negbio == "=" else negbio
-        for family, codes in (("chexpert", chexpert), ("negbio", negbio)):
-            if codes is not None:
-                tables[family].append((subject, study_id, *_codes(codes)))
-    for table, rows in tables.items():
-        (root / TABLES[table]).write_bytes(gzip.compress(_csv_bytes(rows), mtime=0))
-    if version == "2.1.0":
-        rows = [COLUMNS["test_set_labeled"]]
-        for study_id, codes in _TEST_SET:  # CHEXPERT_14 order -> the file's names and order
-            values = dict(zip(_labels.CHEXPERT_14, _codes(codes), strict=True))
-            rows.append((study_id, *(values[_labels.canonical(n)] for n in rows[0][1:])))
-        (root / TABLES["test_set_labeled"]).write_bytes(_csv_bytes(rows))
-    (root / IMAGE_LIST).write_text("\n".join(images) + "\n", encoding="utf-8")
-    return root
+    from cxrhub.builders import _mimic_jpg_sample
 
-
-def _csv_bytes(rows: list) -> bytes:
-    text = io.StringIO()
-    csv.writer(text, lineterminator="\n").writerows(rows)
-    return text.getvalue().encode("utf-8")
-
-
-def _codes(codes: str) -> list[str]:
-    return [{"1": "1.0", "0": "0.0", "u": "-1.0", ".": ""}[c] for c in codes]
-
-
-def _generated_study(j: int) -> tuple:
-    split = {8: "validate", 9: "test"}.get(j % 10, "train")
-    codes = "".join("10u."[(j + k) % 4] for k in range(14))
-    return (12000000 + j, 56000000 + j, split, "21900101", "120000.0", "PA", codes, "=")
-
-
-_VIEWS = {"PA": ("postero-anterior", "Erect"), "AP": ("antero-posterior", "Recumbent")}
-_VIEWS |= {"LATERAL": ("lateral", "Erect"), "LL": ("left lateral", "Erect"), "": ("", "")}
-_KNOWN_IDS = {(50414267, 0): "02aa804e-bde0afdd-112c0b34-7bc16630-4e384014"}
-# subject, study, split, StudyDate, StudyTime, views, CheXpert and NegBio labels in CHEXPERT_14
-# order (1 = 1.0, 0 = 0.0, u = -1.0, . = blank; None: the study has no row; "=": as CheXpert)
-_SAMPLE = (
-    (10000032, 50414267, "train", "21800506", "213014.531", "PA,LATERAL", "........1.....", "="),
-    (10000032, 53189527, "train", "21800626", "165500.312", "PA,LATERAL", "1u..0..1.u....",
-     "1u..0..1.1...."),
-    (10000032, 53911762, "train", "21800723", "80556.875", "AP", None, None),
-    (10000764, 57375967, "train", "21321115", "4513.0", "AP,", "..............", "="),
-    (10000898, 50771383, "validate", "21500821", "90110.906", "PA,LL", ".1.0u....1...1",
-     ".1.0.....1...1"),
-    (10000935, 50578979, "test", "21871008", "123906.375", "PA,LATERAL", "u...0..1.0u...", "="),
-    (10000935, 51178377, "test", "21870726", "104542.0", "AP", "0.1u......1..1", "0.1u......1..."),
-    (11000011, 55203040, "train", "21460214", "235959.999", "PA,LATERAL", "...1...u.0.0.1", "="),
-)  # fmt: skip
-# 2.1.0's radiologist labels (CHEXPERT_14 order; written under the file's own column names)
-_TEST_SET = ((50578979, "1...0..1.0u..."), (51178377, "..1.......1..0"))
+    return _mimic_jpg_sample.write(Path(root), version, int(extra), int(image_size))

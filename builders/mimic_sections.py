@@ -17,6 +17,7 @@ Everything here is pure: no I/O.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 __all__ = [
     "CONCLUSION_ORDER",
@@ -327,3 +328,28 @@ def sectioned_row(study: str, text: str) -> tuple[str | None, ...] | None:
         return None
     sections, names = section_report(text)
     return (study, *(_last(sections, names, name) for name in SECTIONED_COLUMNS[1:]))
+
+
+def report_feature() -> dict:
+    """The ``datasets`` feature of :func:`report_features`' output."""
+    from datasets import List, Value
+
+    return {
+        "text": Value("string"),
+        "sections": {name: Value("string") for name in MAIN_SECTIONS},
+        "other_sections": List({"name": Value("string"), "text": Value("string")}),
+        "conclusion": Value("string"),
+    }
+
+
+def read_report(path: Path) -> str | None:
+    """A report file as the official parser reads it (text mode, universal newlines)."""
+    if not path.is_file():
+        return None
+    with open(path, encoding="utf-8") as f:
+        return "".join(f.readlines())
+
+
+def report_path(subject: int | str, study: int | str) -> str:
+    """``files/pXX/pXXXXXXXX/sXXXXXXXX.txt``: where MIMIC-CXR keeps a study's report."""
+    return f"files/p{str(subject)[:2]}/p{subject}/s{study}.txt"

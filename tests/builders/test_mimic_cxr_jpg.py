@@ -140,6 +140,7 @@ def test_exact_fields_of_the_first_image(src):
         "chexpert": chexpert,
         "negbio": chexpert,
         "test_set_labeled": None,
+        "report": None,  # no MIMIC-CXR reports root given
     }
 
 
@@ -474,3 +475,19 @@ def test_webdataset_members_and_verify(out):
     assert verify(out) == []
     card = (out / "README.md").read_text()
     assert "{{" not in card and "Airspace Opacity" in card and "`ViewPosition`" in card
+
+
+def test_reports_join_from_a_mimic_cxr_root(src, tmp_path):
+    from cxrhub.builders import mimic_cxr
+
+    reports = mimic_cxr.write_sample(tmp_path / "mimic-cxr")
+    out = tmp_path / "out"
+    result = convert("mimic-cxr-jpg", src, out, source_options={"reports_root": str(reports)})
+    assert not result.errors
+    rows = load_dataset(str(out), cache_dir=str(tmp_path / "c"))["train"]
+    by_study = {r["study_id"]: r["report"] for r in rows}
+    assert by_study[50414267]["sections"]["impression"] == "No acute cardiopulmonary process."
+    assert by_study[53189527]["conclusion"] == "Mild cardiomegaly without pulmonary edema."
+    assert by_study[53911762] is None  # no report for this study in that download
+    with pytest.raises(MissingSourceError, match="expected MIMIC-CXR's reports"):
+        convert("mimic-cxr-jpg", src, tmp_path / "o2", source_options={"reports_root": "/nope"})
