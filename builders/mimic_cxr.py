@@ -221,15 +221,17 @@ def _jpg_rows(jpg_root: Path) -> dict[str, tuple[str, dict]]:
     return joined
 
 
-def write_sample(root: Path) -> Path:
+def write_sample(root: Path, extra: int = 0, image_size: int = 96) -> Path:
     """A small synthetic MIMIC-CXR download: lists, DICOMs in several transfer syntaxes and
-    MONOCHROME1/2, and reports that exercise the sectioning rules."""
+    MONOCHROME1/2, and reports that exercise the sectioning rules; ``extra`` more one-view
+    studies of ``image_size`` px (uncompressed, as the release) for load and benchmarks."""
     from pydicom import uid
 
-    root = Path(root)
+    root, extra, image_size = Path(root), int(extra), int(image_size)
     syntaxes = (uid.ExplicitVRLittleEndian, uid.JPEG2000Lossless, uid.JPEGLosslessSV1)
     records, studies = [], []
-    for i, (subject, study, views, report) in enumerate(_SAMPLE_STUDIES):
+    generated = [(12000000 + j, 56000000 + j, ("PA",), _NORMAL) for j in range(extra)]
+    for i, (subject, study, views, report) in enumerate(_SAMPLE_STUDIES + tuple(generated)):
         folder = f"files/p{str(subject)[:2]}/p{subject}"
         studies.append((subject, study, f"{folder}/s{study}.txt"))
         (root / folder).mkdir(parents=True, exist_ok=True)
@@ -237,9 +239,8 @@ def write_sample(root: Path) -> Path:
         for j, view in enumerate(views):
             dicom_id = _dicom_id(f"{study}-{j}")
             rel = f"{folder}/s{study}/{dicom_id}.dcm"
-            pixels = (
-                _sample.synthetic_radiograph(seed=10 * i + j, size=(96, 80)).astype(np.uint16) * 16
-            )
+            size = (96, 80) if i < len(_SAMPLE_STUDIES) else (image_size, image_size)
+            pixels = _sample.synthetic_radiograph(seed=10 * i + j, size=size).astype(np.uint16) * 16
             write_dicom_args = {
                 "photometric": "MONOCHROME1" if j % 2 else "MONOCHROME2",
                 "bits_stored": 12,
@@ -247,7 +248,7 @@ def write_sample(root: Path) -> Path:
             _sample.write_dicom(
                 root / rel,
                 pixels,
-                syntaxes[(i + j) % 3],
+                syntaxes[(i + j) % 3] if i < len(_SAMPLE_STUDIES) else syntaxes[0],
                 header={"ViewPosition": view},
                 **write_dicom_args,
             )
