@@ -80,6 +80,8 @@ class CxrhubBuilder(datasets.GeneratorBasedBuilder):
         generators = []
         for split in module.SPEC.splits:
             chosen = sorted((r for r in records if r.split == split), key=lambda r: r.key)
+            if not chosen:  # as in conversion: datasets refuses a declared split without data
+                continue
             size = max(1, math.ceil(len(chosen) / _MAX_GENERATOR_SHARDS))
             shards = [chosen[i : i + size] for i in range(0, len(chosen), size)]
             generators.append(

@@ -42,3 +42,23 @@ def test_configs_are_the_convertible_datasets_and_data_dir_is_required(tmp_path)
         builder.download_and_prepare()
     with pytest.raises(MissingSourceError, match="not implemented yet"):
         load_builder("padchest", data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("name", ["mimic-cxr", "mimic-cxr-jpg"])
+def test_adapter_matches_conversion_for_the_mimic_releases(name, tmp_path):
+    from cxrhub.shards.convert import convert
+
+    module = builders.load(name)
+    src = module.write_sample(tmp_path / "src")
+    convert(name, src, tmp_path / "out")
+    builder = load_builder(name, data_dir=src, cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare()
+    built = builder.as_dataset()
+    converted = load_dataset(str(tmp_path / "out"), cache_dir=str(tmp_path / "c2"))
+    assert set(built) == set(converted)
+    for split in built:
+        images = [c for c, f in built[split].features.items() if isinstance(f, Image)]
+        a, b = built[split], converted[split]
+        for column in images:
+            a, b = (d.cast_column(column, Image(decode=False)) for d in (a, b))
+        assert a.features == b.features and a.to_list() == b.to_list()
