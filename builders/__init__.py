@@ -7,7 +7,10 @@ from types import ModuleType
 
 from cxrhub.shards.errors import UnknownDatasetError
 
-__all__ = ["BUILDERS", "is_convertible", "load", "names", "source_options"]
+__all__ = [
+    "BUILDERS", "DEFAULT_CONFIG", "config", "config_names", "is_convertible", "load", "names",
+    "source_options",
+]  # fmt: skip
 
 # Fixed names: docs, scripts and the CLI agree on these.
 BUILDERS: dict[str, str] = {
@@ -21,6 +24,8 @@ BUILDERS: dict[str, str] = {
     "padchest": "cxrhub.builders.padchest",
 }
 
+DEFAULT_CONFIG = "default"
+FORMATS = ("parquet", "webdataset")
 _CONTRACT = ("SPEC", "FEATURES", "check", "iter_records", "write_sample")
 
 
@@ -55,3 +60,20 @@ def source_options(module: ModuleType, given: dict[str, str] | None) -> dict[str
 def is_convertible(module: ModuleType) -> bool:
     """Whether the module implements the whole builder contract (not only ``SPEC``)."""
     return all(hasattr(module, attr) for attr in _CONTRACT)
+
+
+def config_names(module: ModuleType) -> list[str]:
+    """The builder's configs: ``default`` (its ``FEATURES`` and records) and its ``CONFIGS``."""
+    return [DEFAULT_CONFIG, *getattr(module, "CONFIGS", {})]
+
+
+def config(module: ModuleType, name: str = DEFAULT_CONFIG) -> tuple:
+    """``(features, records_fn, allowed_formats)`` of the builder's config ``name``; an unknown
+    name lists the valid ones."""
+    if name == DEFAULT_CONFIG:
+        return module.FEATURES, module.iter_records, FORMATS
+    found = getattr(module, "CONFIGS", {}).get(name)
+    if found is None:
+        valid = ", ".join(config_names(module))
+        raise UnknownDatasetError(f"{module.SPEC.name}: unknown config {name!r}; configs: {valid}")
+    return found["features"], found["records"], tuple(found.get("formats", FORMATS))

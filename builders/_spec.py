@@ -10,7 +10,11 @@ A builder module is knowledge only. It defines:
 - ``iter_records(root, **options) -> Iterator[Record]``: one record per sample, from the release's
   own tables; ``OPTIONS`` (optional, name -> help) declares the keyword options both accept, such
   as the root of a second release to join (``cxrhub convert --source-option KEY=VALUE``);
-- ``write_sample(root, variant=...)``: a small synthetic tree in the release's exact on-disk layout.
+- ``write_sample(root, variant=...)``: a small synthetic tree in the release's exact on-disk layout;
+- ``CONFIGS`` (optional): more configs of the same release, name -> ``{"features": Features,
+  "records": fn(root, **options) -> Iterator[Record], "formats": ("parquet", ...)}`` (formats
+  optional, default all). ``FEATURES`` + ``iter_records`` are the implicit config ``default``;
+  ``cxrhub convert --config NAME`` writes another into ``OUT/NAME/`` and the one card lists all.
 
 ``SPEC.card_stats`` (optional) names the columns the dataset card summarises (label prevalence,
 age, sex, view); the core never guesses them.
@@ -82,12 +86,13 @@ class Record:
         source: the primary source file, relative to the root (manifest and error reports).
         media: feature name -> the relative path of a file whose bytes become that feature as
             released, or a request ``{"path": rel, "output": ...}`` for a value derived from the
-            file (DICOM: ``archival``, ``display``, ``header``; see ``shards/dicom/outputs.py``).
+            file (DICOM: ``archival``, ``display``, ``header``; see ``shards/dicom/outputs.py``);
+            or a list of those for a ``List(Image())`` feature (each element read alone).
         fields: every other feature's value, as ``datasets`` encodes it.
     """
 
     key: str
     split: str
     source: str
-    media: dict[str, str | dict] = field(default_factory=dict)
+    media: dict[str, str | dict | list] = field(default_factory=dict)
     fields: dict[str, Any] = field(default_factory=dict)

@@ -18,8 +18,9 @@ are unconfirmed.
 
 Images go through the DICOM core: ``image`` is the stored values, lossless 16-bit (HTJ2K),
 ``image_512`` a 512 px MONOCHROME2 JPEG for training, ``dicom`` the allow-listed header with how
-each image was made. Reports are sectioned exactly as MIT-LCP's ``create_section_files.py``
-(``mimic_sections``).
+each image was made. Config ``studies``: one row per study, its 512 px images and dicom ids as
+lists in dicom_id order with the one report (Parquet only). Reports are sectioned exactly as
+MIT-LCP's ``create_section_files.py`` (``mimic_sections``).
 
 Access: credentialed. PhysioNet Credentialed Health Data License 1.5.0 and the project's data use
 agreement: credentialed, trained users only; access must not be shared with anyone else.
@@ -35,13 +36,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from datasets import Features, Image, Json, Value
+from datasets import Features, Image, Json, List, Value
 
-from cxrhub.builders import _sample, mimic_cxr_jpg, mimic_sections
+from cxrhub.builders import _sample, _studies, mimic_cxr_jpg, mimic_sections
 from cxrhub.builders._spec import Access, DatasetSpec, Record
 from cxrhub.shards.errors import BadInputError, MissingSourceError, SourceLayoutError
 
-__all__ = ["FEATURES", "OPTIONS", "SPEC", "check", "iter_records", "write_sample"]
+__all__ = [
+    "CONFIGS", "FEATURES", "OPTIONS", "SPEC", "STUDY_FEATURES", "check", "iter_records",
+    "iter_study_records", "write_sample",
+]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +127,23 @@ _MEDIA = {
     "image_512": {"output": "display", "size": 512, "format": "jpeg"},
     "dicom": {"output": "header"},
 }
+
+
+# the ``studies`` config: one row per study; its images as the 512 px display JPEGs only (the
+# 16-bit archival images would double the storage of the default config)
+_FAMILIES = mimic_cxr_jpg.LABEL_FAMILIES
+STUDY_FEATURES = Features(
+    {
+        "subject_id": Value("int32"),
+        "study_id": Value("int32"),
+        "split": Value("string"),
+        "dicom_ids": List(Value("string")),
+        "ViewPosition": List(Value("string")),
+        "images_512": List(Image()),
+        "report": mimic_sections.report_feature(),
+        **{family: mimic_cxr_jpg.FEATURES[family] for family in _FAMILIES},
+    }
+)
 
 
 def check(root: Path, jpg_root: str | None = None) -> dict:
@@ -208,6 +229,25 @@ def iter_records(root: Path, jpg_root: str | None = None) -> Iterator[Record | B
                 **extra,
             },
         )
+
+
+def iter_study_records(root: Path, jpg_root: str | None = None) -> Iterator[Record | BadInputError]:
+    """The ``studies`` config: one record per study (``p<subject>_s<study>``) with its images'
+    512 px JPEGs and dicom ids in dicom_id order, its report and, given MIMIC-CXR-JPG's root,
+    its views (else null), split and labels."""
+    return _studies.study_records(
+        iter_records(root, jpg_root),
+        media=lambda images: {"images_512": [r.media["image_512"] for r in images]},
+        fields=lambda images: {
+            "ViewPosition": [r.fields["ViewPosition"] for r in images] if jpg_root else None,
+            **{k: images[0].fields[k] for k in (*_FAMILIES, "report")},
+        },
+    )
+
+
+CONFIGS = {
+    "studies": {"features": STUDY_FEATURES, "records": iter_study_records, "formats": ("parquet",)}
+}
 
 
 def _jpg_rows(jpg_root: Path) -> dict[str, tuple[str, dict]]:

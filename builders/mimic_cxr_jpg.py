@@ -6,12 +6,14 @@ chexpert,negbio}.csv.gz``, in 2.1.0 ``mimic-cxr-2.1.0-test-set-labeled.csv`` (ra
 of 687 test studies, ``Airspace Opacity`` for ``Lung Opacity``, column order unconfirmed: read by
 name) and ``IMAGE_FILENAMES``. Split ``validate`` is published as HF ``validation``.
 
-Rows are images, one per metadata row. Required: metadata, split, ``files/``. The label tables
-are optional and the features never change: a family whose table is absent is null in every row
-(``check()`` lists it under ``missing_optional``); a study without a row in a table is null in
-that family too, while a row of blanks is 14 nulls (labels: :mod:`cxrhub.builders._labels`).
-``StudyDate``/``StudyTime`` are ``date32``/``time64[us]`` (Python ``date``/``time`` in records; ISO
-8601 text in the WebDataset JSON).
+Rows are images, one per metadata row (config ``default``); config ``studies`` has one row per
+study with its images as lists in dicom_id order (Parquet only). Required: metadata, split,
+``files/``. The label tables are optional and the features never change: a family whose table
+is absent is null in every row (``check()`` lists it under ``missing_optional``); a study
+without a row in a table is null in that family too, while a row of blanks is 14 nulls
+(labels: :mod:`cxrhub.builders._labels`). ``StudyDate``/``StudyTime`` are
+``date32``/``time64[us]`` (Python ``date``/``time`` in records; ISO 8601 text in the WebDataset
+JSON).
 
 Access: credentialed (PhysioNet Credentialed Health Data License 1.5.0 and the DUA).
 """
@@ -28,13 +30,16 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from datasets import Features, Image, Value
+from datasets import Features, Image, List, Value
 
-from cxrhub.builders import _labels, mimic_sections
+from cxrhub.builders import _labels, _studies, mimic_sections
 from cxrhub.builders._spec import Access, CardStats, DatasetSpec, Record
 from cxrhub.shards.errors import BadInputError, MissingSourceError, SourceLayoutError
 
-__all__ = ["COLUMNS", "FEATURES", "SPEC", "TABLES", "check", "iter_records", "write_sample"]
+__all__ = [
+    "COLUMNS", "CONFIGS", "FEATURES", "SPEC", "STUDY_FEATURES", "TABLES", "check",
+    "iter_records", "iter_study_records", "write_sample",
+]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +110,14 @@ SPEC = DatasetSpec(
 FEATURES = Features({
     "image": Image(),
     **{name: Value(_TYPES.get(name, "string")) for name in COLUMNS["metadata"]},
+    **{family: _labels.label_features() for family in LABEL_FAMILIES},
+    "report": mimic_sections.report_feature(),
+})  # fmt: skip
+# the ``studies`` config: one row per study, its images (as released) in dicom_id order
+STUDY_FEATURES = Features({
+    "subject_id": Value("int32"), "study_id": Value("int32"), "split": Value("string"),
+    "dicom_ids": List(Value("string")), "ViewPosition": List(Value("string")),
+    "images": List(Image()),
     **{family: _labels.label_features() for family in LABEL_FAMILIES},
     "report": mimic_sections.report_feature(),
 })  # fmt: skip
@@ -263,6 +276,26 @@ def iter_records(root: Path, reports_root: str | None = None) -> Iterator[Record
     for dicom_id, (line, study, subject, _) in splits.items():
         message = f"{split_table.name} line {line}: no row in {table.name}"
         yield BadInputError(_path(subject, study, dicom_id), "table", message)
+
+
+def iter_study_records(
+    root: Path, reports_root: str | None = None
+) -> Iterator[Record | BadInputError]:
+    """The ``studies`` config: one record per study (``p<subject>_s<study>``), its images' JPGs,
+    dicom ids and views in dicom_id order, with the study's labels and report."""
+    return _studies.study_records(
+        iter_records(root, reports_root),
+        media=lambda images: {"images": [r.media["image"] for r in images]},
+        fields=lambda images: {
+            "ViewPosition": [r.fields["ViewPosition"] for r in images],
+            **{k: images[0].fields[k] for k in (*LABEL_FAMILIES, "report")},
+        },
+    )
+
+
+CONFIGS = {
+    "studies": {"features": STUDY_FEATURES, "records": iter_study_records, "formats": ("parquet",)}
+}
 
 
 def _report(reports_root: str | None, subject: int, study: int) -> dict | None:

@@ -25,6 +25,7 @@ from cxrhub.builders._spec import Access, DatasetSpec
 from cxrhub.shards import card_stats
 from cxrhub.shards.atomic import write_text
 from cxrhub.shards.card_stats import Distribution
+from cxrhub.shards.errors import CxrhubError
 from cxrhub.shards.schema import output_features, tar_features
 
 __all__ = ["regenerate", "render", "write_card"]
@@ -33,13 +34,48 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 _FORMAT_DIRS = {"parquet": "data", "webdataset": "webdataset"}
 
 
-def write_card(out: Path, spec: DatasetSpec, index: dict) -> None:
-    """Write ``out/plots/*.png`` and ``out/README.md`` for the converted folder ``out``."""
+DEFAULT = "default"
+INDEX = "index.json"
+
+
+def write_card(out: Path, spec: DatasetSpec, index: dict, *, config: str = DEFAULT) -> None:
+    """Write ``out/plots/*.png`` and ``out/README.md`` for the converted folder ``out``.
+
+    ``index`` is the one of ``config`` (just converted); the card lists it with every other
+    config converted under ``out`` (``out/index.json``, ``out/<config>/index.json``). Statistics
+    and plots describe the default config only.
+    """
     from cxrhub.shards.card_plots import write_plots  # matplotlib: imported only when drawing
 
-    stats = card_stats.collect(out, spec, index)
+    out = Path(out)
+    configs = config_indexes(out, spec)
+    main = index
+    if config != DEFAULT:
+        configs[config] = index
+        main = _read_index(out / INDEX, spec, DEFAULT)
+    stats = card_stats.collect(out, spec, main) if main is not None else []
     write_plots(out, stats)
-    write_text(Path(out) / "README.md", render(spec, index, stats))
+    write_text(out / "README.md", render(spec, main or index, stats, configs))
+
+
+def config_indexes(out: Path, spec: DatasetSpec) -> dict[str, dict]:
+    """name -> ``index.json`` of every non-default config converted under ``out``."""
+    found = {}
+    for path in sorted(Path(out).glob(f"*/{INDEX}")):
+        index = _read_index(path, spec, path.parent.name)
+        if index is not None and index.get("config") == path.parent.name:
+            found[path.parent.name] = index
+    return found
+
+
+def _read_index(path: Path, spec: DatasetSpec, config: str) -> dict | None:
+    if not path.is_file():
+        return None
+    from cxrhub import builders
+
+    module = builders.load(spec.name)
+    index = json.loads(path.read_text(encoding="utf-8"))
+    return _release_order(index, module, config)
 
 
 def regenerate(out: Path) -> Path:
@@ -48,25 +84,36 @@ def regenerate(out: Path) -> Path:
     conversion wrote, byte for byte, while the template and builder are unchanged."""
     from cxrhub import builders
 
-    index = json.loads((Path(out) / "index.json").read_text(encoding="utf-8"))
+    index = json.loads((Path(out) / INDEX).read_text(encoding="utf-8"))
     module = builders.load(index["dataset"])
-    write_card(Path(out), module.SPEC, _release_order(index, module))
+    write_card(Path(out), module.SPEC, _release_order(index, module, DEFAULT))
     return Path(out) / "README.md"
 
 
-def _release_order(index: dict, module: ModuleType) -> dict:
+def _release_order(index: dict, module: ModuleType, config: str) -> dict:
     """``index.json`` stores keys sorted: put splits and features back in the builder's order."""
+    from cxrhub import builders
+
     splits = [s for s in module.SPEC.splits if s in index["splits"]]
     splits += [s for s in index["splits"] if s not in splits]
     ordered = {**index, "splits": {s: index["splits"][s] for s in splits}}
-    features = getattr(module, "FEATURES", None)
-    if features is not None and output_features(features).to_dict() == index["features"]:
+    try:
+        features = builders.config(module, config)[0]
+    except (AttributeError, CxrhubError):  # a builder without it: keep the index's order
+        return ordered
+    if output_features(features).to_dict() == index["features"]:
         ordered["features"] = output_features(features).to_dict()
     return ordered
 
 
-def render(spec: DatasetSpec, index: dict, stats: list[Distribution] | None = None) -> str:
-    """The README.md of a converted folder; ``stats`` fills the statistics section."""
+def render(
+    spec: DatasetSpec,
+    index: dict,
+    stats: list[Distribution] | None = None,
+    configs: dict[str, dict] | None = None,
+) -> str:
+    """The README.md of a converted folder; ``stats`` fills the statistics section; ``configs``
+    (name -> index) are the other configs converted into ``<name>/`` subfolders."""
     card = DatasetCard(_template(spec.name))
     data = card.data
     for key, value in (
@@ -79,16 +126,26 @@ def render(spec: DatasetSpec, index: dict, stats: list[Distribution] | None = No
         if value and not data.get(key):
             data[key] = value
     features = Features.from_dict(index["features"])
-    main = index["options"]["formats"][0]
-    declared = (
-        features if main == "parquet" else tar_features(features, index["webdataset_members"])
-    )
-    MetadataConfigs({"default": _config(index, main)}).to_dataset_card_data(data)
-    DatasetInfosDict({"default": _info(index, declared, main)}).to_dataset_card_data(data)
+    listed = {} if index.get("config", DEFAULT) != DEFAULT else {DEFAULT: index}
+    listed.update(sorted((configs or {}).items()))
+    metadata, infos = {}, {}
+    for name, entry in listed.items():
+        main = entry["options"]["formats"][0]
+        prefix = "" if name == DEFAULT else f"{name}/"
+        metadata[name] = _config(entry, main, prefix)
+        infos[name] = _info(entry, _declared(entry, main), main)
+    MetadataConfigs(metadata).to_dataset_card_data(data)
+    DatasetInfosDict(infos).to_dataset_card_data(data)
     values = _values(spec, index, features)
     values["statistics"] = card_stats.to_markdown(stats or [])
     card.text = _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), card.text)
     return str(card)
+
+
+def _declared(index: dict, fmt: str) -> Features:
+    """The features ``datasets`` reads the ``fmt`` shards with."""
+    features = Features.from_dict(index["features"])
+    return features if fmt == "parquet" else tar_features(features, index["webdataset_members"])
 
 
 def _template(name: str) -> str:
@@ -97,9 +154,9 @@ def _template(name: str) -> str:
     return (template if template.is_file() else folder / "_default.md").read_text(encoding="utf-8")
 
 
-def _config(index: dict, fmt: str) -> dict:
+def _config(index: dict, fmt: str, prefix: str = "") -> dict:
     folder = _FORMAT_DIRS[fmt]
-    files = [{"split": s, "path": f"{folder}/{s}-*"} for s in _loadable(index)]
+    files = [{"split": s, "path": f"{prefix}{folder}/{s}-*"} for s in _loadable(index)]
     return {"data_files": files}
 
 

@@ -76,8 +76,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     """Convert a local download."""
+    formats = args.formats or builders.config(builders.load(args.dataset), args.config)[2]
     options = ConvertOptions(
-        formats=args.formats,
+        formats=formats,
         on_error=args.on_error,
         max_shard_samples=args.shard_samples,
         max_shard_bytes=args.shard_size,
@@ -86,7 +87,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     extra = dict(_key_value(o) for o in args.source_option)
     result = convert(
         args.dataset, Path(args.src), Path(args.out), options, workers=args.workers,
-        source_options=extra,
+        source_options=extra, config=args.config,
     )  # fmt: skip
     sys.stdout.write(
         f"{result.samples} samples in {result.out} ({result.shards_written} shards written, "
@@ -183,7 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("src", help="the download's root folder")
     p.add_argument("out", help="output folder (a hub dataset repo as it stands)")
     p.add_argument(
-        "--formats", type=_formats, default=FORMATS, help="parquet,webdataset (default both)"
+        "--formats",
+        type=_formats,
+        default=None,
+        help="parquet,webdataset (default: every format the config allows; default config both)",
+    )
+    p.add_argument(
+        "--config",
+        default=builders.DEFAULT_CONFIG,
+        help="a builder config, e.g. studies for mimic-cxr(-jpg); written to OUT/<config>/",
     )
     p.add_argument("--workers", type=int, default=1, help="worker processes (output is identical)")
     p.add_argument(

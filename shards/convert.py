@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from cxrhub.shards.atomic import remove_temps, write_json
 from cxrhub.shards.errors import BadInputError, CxrhubError, OutputError
 from cxrhub.shards.executors import LocalExecutor
 from cxrhub.shards.plan import ShardTask, plan_shards
-from cxrhub.shards.schema import KEY_PATTERN
+from cxrhub.shards.schema import KEY_PATTERN, image_list_fields
 from cxrhub.shards.worker import POLICIES, handle_bad_input
 
 __all__ = ["FORMATS", "ConvertOptions", "ConvertResult", "convert"]
@@ -80,10 +81,14 @@ def convert(
     *,
     workers: int = 1,
     source_options: dict[str, str] | None = None,
+    config: str = builders.DEFAULT_CONFIG,
 ) -> ConvertResult:
     """Convert the download at ``src`` into ``out``; rerunning resumes where a run stopped.
 
     ``source_options`` are the builder's own (``OPTIONS``), e.g. a second release's root to join.
+    ``config`` names one of the builder's configs: another than ``default`` goes to
+    ``out/<config>/`` (its own shards, manifest, errors and ``index.json``; the card at ``out``
+    lists every config converted there).
     """
     options = options or ConvertOptions()
     module = builders.load(dataset)
@@ -91,47 +96,78 @@ def convert(
         raise CxrhubError(
             f"{dataset}: conversion is not implemented yet; `cxrhub list` shows status"
         )
+    features, records_fn, allowed = builders.config(module, config)
+    _check_formats(dataset, config, features, options.formats, allowed)
     src, out = Path(src), Path(out)
+    target = out if config == builders.DEFAULT_CONFIG else out / config
     extra = builders.source_options(module, source_options)
     layout = module.check(src, **extra)
     _claim_output(out)
-    records, plan_errors = collect_records(module, src, options.on_error, extra)
+    state = _state_dir(out, config)
+    state.mkdir(parents=True, exist_ok=True)
+    records, plan_errors = collect_records(module, src, options.on_error, extra, records_fn)
     tasks = plan_shards(
         records, module.SPEC.splits, src,
         max_samples=options.max_shard_samples, max_bytes=options.max_shard_bytes,
     )  # fmt: skip
-    run_options = {"dataset": dataset, "src": str(src), "out": str(out), **options.to_dict()}
+    run_options = {
+        "dataset": dataset, "config": config, "src": str(src), "out": str(target),
+        **options.to_dict(),
+    }  # fmt: skip
     shape = {k: run_options[k] for k in ("dataset", "formats", "row_group_bytes")}
-    removed = remove_temps(out)
+    removed = remove_temps(target)
     if removed:
         logger.info("removed %d temp files left by an interrupted run", removed)
-    results, pending = _load_markers(out, tasks, shape)
+    results, pending = _load_markers(target, state, tasks, shape)
     logger.info("%d shards planned, %d already written", len(tasks), len(results))
 
     def on_shard(result: dict) -> None:
         task = next(t for t in pending if t.name == result["task"])
         result["fingerprint"] = task.fingerprint(shape)
-        write_json(_marker(out, task), result)
+        write_json(state / f"{task.name}.json", result)
         results[task.name] = result
 
     LocalExecutor(workers).run(
         pending, run_options, on_shard, total_samples=sum(len(t.records) for t in pending)
     )
     errors = finalize.write_outputs(
-        out, module, tasks, results, plan_errors, layout=layout, options=options.to_dict()
-    )
+        target, module, tasks, results, plan_errors, layout=layout, options=options.to_dict(),
+        config=config, features=features, card_root=out,
+    )  # fmt: skip
     samples = sum(len(r["samples"]) for r in results.values())
-    return ConvertResult(out, samples, errors, len(pending), len(tasks) - len(pending))
+    return ConvertResult(target, samples, errors, len(pending), len(tasks) - len(pending))
+
+
+def _check_formats(
+    dataset: str, config: str, features, formats: tuple[str, ...], allowed: tuple[str, ...]
+) -> None:
+    refused = [f for f in formats if f not in allowed]
+    if refused:
+        raise CxrhubError(
+            f"{dataset} config {config!r}: format(s) {refused} not available; "
+            f"this config writes {', '.join(allowed)} (pass --formats {','.join(allowed)})"
+        )
+    lists = image_list_fields(features)
+    if "webdataset" in formats and lists:
+        raise CxrhubError(
+            f"{dataset} config {config!r}: list-of-image column(s) {lists} have no WebDataset "
+            "form (one file per tar member); convert with --formats parquet"
+        )
 
 
 def collect_records(
-    module, src: Path, policy: str, source_options: dict | None = None
+    module,
+    src: Path,
+    policy: str,
+    source_options: dict | None = None,
+    records_fn: Callable | None = None,
 ) -> tuple[list[Record], list[dict]]:
-    """The builder's records, with table errors, unknown splits and duplicate keys set aside."""
+    """The builder's records (``records_fn``, default ``iter_records``), with table errors,
+    unknown splits and duplicate keys set aside."""
     records: dict[str, Record] = {}
     errors: list[dict] = []
     splits = module.SPEC.splits
-    for item in module.iter_records(src, **(source_options or {})):
+    for item in (records_fn or module.iter_records)(src, **(source_options or {})):
         problem = (
             item if isinstance(item, BadInputError) else _record_problem(item, splits, records)
         )
@@ -163,18 +199,23 @@ def _claim_output(out: Path) -> None:
         raise OutputError(
             f"{out}: exists, is not empty and holds no cxrhub conversion; choose a new folder"
         )
-    (out / STATE_DIR / "shards").mkdir(parents=True, exist_ok=True)
+    (out / STATE_DIR).mkdir(parents=True, exist_ok=True)
 
 
-def _marker(out: Path, task: ShardTask) -> Path:
-    return out / STATE_DIR / "shards" / f"{task.name}.json"
+def _state_dir(out: Path, config: str) -> Path:
+    """Where the shard markers of ``config`` live (never published)."""
+    if config == builders.DEFAULT_CONFIG:
+        return out / STATE_DIR / "shards"
+    return out / STATE_DIR / "configs" / config / "shards"
 
 
-def _load_markers(out: Path, tasks: list[ShardTask], shape: dict) -> tuple[dict, list[ShardTask]]:
+def _load_markers(
+    out: Path, state: Path, tasks: list[ShardTask], shape: dict
+) -> tuple[dict, list[ShardTask]]:
     """Finished shards (marker, matching fingerprint, files present at their size) and the rest."""
     results, pending = {}, []
     for task in tasks:
-        marker = _marker(out, task)
+        marker = state / f"{task.name}.json"
         result = json.loads(marker.read_text()) if marker.is_file() else None
         if (
             result

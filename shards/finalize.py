@@ -6,6 +6,8 @@ import logging
 from pathlib import Path
 from types import ModuleType
 
+from datasets import Features
+
 from cxrhub.shards import __version__, cards
 from cxrhub.shards.atomic import dumps, sha256_file, write_json, write_text
 from cxrhub.shards.plan import ShardTask
@@ -30,8 +32,14 @@ def write_outputs(
     *,
     layout: dict,
     options: dict,
+    config: str = "default",
+    features: Features | None = None,
+    card_root: Path | None = None,
 ) -> list[dict]:
-    """Write everything but the shards; return the error rows. ``index.json`` is written last."""
+    """Write everything but the shards; return the error rows. ``index.json`` is written last.
+
+    ``out`` is the config's folder; the one card goes to ``card_root`` (default ``out``).
+    """
     ordered = [results[t.name] for t in tasks]
     errors = sorted(
         plan_errors + [e for r in ordered for e in r["errors"]],
@@ -47,13 +55,16 @@ def write_outputs(
         "access": module.SPEC.access.value,
         "source_layout": layout,
         "options": options,
-        "features": output_features(module.FEATURES).to_dict(),
+        "features": output_features(module.FEATURES if features is None else features).to_dict(),
         "splits": _splits(tasks, ordered, options["formats"]),
         "webdataset_members": next((r["members"] for r in ordered if r["members"]), {}),
         "manifest": _write_jsonl(out / MANIFEST, manifest),
         "errors": _write_jsonl(out / ERRORS, errors),
     }
-    cards.write_card(out, module.SPEC, index)  # README.md and its plots/*.png
+    if config != "default":
+        index["config"] = config
+    # README.md (every config converted under card_root) and its plots/*.png
+    cards.write_card(card_root or out, module.SPEC, index, config=config)
     write_json(out / INDEX, index)
     return errors
 

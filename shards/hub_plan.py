@@ -9,6 +9,7 @@ resume state under ``.cxrhub/`` and anything else a person left in the folder ne
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ __all__ = [
     "LocalFile",
     "check_limits",
     "collect_files",
+    "config_indexes",
     "describe",
     "git_blob_sha1",
     "make_batches",
@@ -76,6 +78,29 @@ def collect_files(out: Path, index: dict) -> list[LocalFile]:
     manifest and errors, plots, the card, and ``index.json`` last (so a repo that has the index
     has everything). Shard hashes come from the index that ``verify`` just checked."""
     out = Path(out)
+    files = _listed(out, index)
+    extra = sorted(p.relative_to(out).as_posix() for p in (out / PLOTS_DIR).glob("*.png"))
+    extra += [CARD, INDEX]
+    files += [_local(out, rel) for rel in extra if (out / rel).is_file()]
+    for name, config in config_indexes(out).items():  # OUT/<config>/: its shards and index
+        listed = _listed(out / name, config)
+        files += [LocalFile(f"{name}/{f.path}", f.size, f.sha256) for f in listed]
+        files.append(_local(out, f"{name}/{INDEX}"))
+    return sorted(files, key=_upload_order)
+
+
+def config_indexes(out: Path) -> dict[str, dict]:
+    """name -> ``index.json`` of each config converted into a subfolder of ``out``."""
+    found = {}
+    for path in sorted(Path(out).glob(f"*/{INDEX}")):
+        index = json.loads(path.read_text(encoding="utf-8"))
+        if index.get("config") == path.parent.name:
+            found[path.parent.name] = index
+    return found
+
+
+def _listed(out: Path, index: dict) -> list[LocalFile]:
+    """The shards, manifest and errors ``index`` lists (paths relative to ``out``)."""
     listed = [
         shard
         for entry in index["splits"].values()
@@ -83,11 +108,7 @@ def collect_files(out: Path, index: dict) -> list[LocalFile]:
         for shard in entry[fmt]
     ]
     listed += [index["manifest"], index["errors"]]
-    files = [LocalFile(e["file"], (out / e["file"]).stat().st_size, e["sha256"]) for e in listed]
-    extra = sorted(p.relative_to(out).as_posix() for p in (out / PLOTS_DIR).glob("*.png"))
-    extra += [CARD, INDEX]
-    files += [_local(out, rel) for rel in extra if (out / rel).is_file()]
-    return sorted(files, key=_upload_order)
+    return [LocalFile(e["file"], (out / e["file"]).stat().st_size, e["sha256"]) for e in listed]
 
 
 def _formats(entry: dict) -> list[str]:
@@ -101,7 +122,10 @@ def _local(out: Path, rel: str) -> LocalFile:
 
 def _upload_order(file: LocalFile) -> tuple[int, str]:
     path = file.path
-    if path == INDEX:
+    parts = PurePosixPath(path).parts
+    if len(parts) > 1 and parts[1] in ("data", "webdataset"):  # a config's shards
+        return 0, path
+    if path == INDEX or path.endswith(f"/{INDEX}"):
         rank = 4
     elif path == CARD:
         rank = 3

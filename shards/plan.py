@@ -86,7 +86,8 @@ def _cut(records: list[Record], root: Path, *, max_samples: int, max_bytes: int)
 
 def media_paths(record: Record) -> list[str]:
     """The distinct source files a record reads."""
-    return sorted({m if isinstance(m, str) else m["path"] for m in record.media.values()})
+    items = [m for v in record.media.values() for m in (v if isinstance(v, list) else [v])]
+    return sorted({m if isinstance(m, str) else m["path"] for m in items})
 
 
 def _size(path: Path) -> int:

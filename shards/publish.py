@@ -280,12 +280,13 @@ def _already_there(out: Path, local: LocalFile, remote) -> bool:
 
 def _stale(remote: dict, files: list[LocalFile]) -> list[str]:
     local = {f.path for f in files}
-    managed = {"manifest.jsonl", "errors.jsonl"}
-    return sorted(
-        p
-        for p in remote
-        if p not in local and (p.startswith(hub_plan.MANAGED_FOLDERS) or p in managed)
-    )
+    configs = [f.path[: -len(INDEX)] for f in files if f.path.endswith(f"/{INDEX}")]
+    managed = {f"{c}{name}" for c in ("", *configs) for name in ("manifest.jsonl", "errors.jsonl")}
+    folders = hub_plan.MANAGED_FOLDERS + tuple(f"{c}{d}" for c in configs for d in _SHARD_DIRS)
+    return sorted(p for p in remote if p not in local and (p.startswith(folders) or p in managed))
+
+
+_SHARD_DIRS = ("data/", "webdataset/")
 
 
 def _upload(

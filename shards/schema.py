@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from datasets import Features, Image, Json, Value
+from datasets import Features, Image, Json, LargeList, List, Value
 
 from cxrhub.builders._spec import Record
 from cxrhub.shards.atomic import dumps
@@ -20,6 +20,7 @@ __all__ = [
     "KEY",
     "KEY_PATTERN",
     "build_example",
+    "image_list_fields",
     "output_features",
     "read_example",
     "tar_features",
@@ -48,13 +49,30 @@ def read_example(record: Record, root: Path, decode_timeout: float | None = None
     example = {KEY: record.key, **record.fields}
     requests: dict[str, dict[str, dict]] = {}
     for name, media in sorted(record.media.items()):
-        if isinstance(media, str):
+        if isinstance(media, list):  # a List(Image()) column: each element read alone
+            example[name] = [_one_media(root, name, m, decode_timeout) for m in media]
+        elif isinstance(media, str):
             example[name] = read_media(root, media)
         else:
             requests.setdefault(media["path"], {})[name] = media
     for rel, wanted in sorted(requests.items()):
         example.update(derive_media(root, rel, wanted, timeout=decode_timeout))
     return example
+
+
+def _one_media(root: Path, name: str, media: str | dict, timeout: float | None) -> dict:
+    if isinstance(media, str):
+        return read_media(root, media)
+    return derive_media(root, media["path"], {name: media}, timeout=timeout)[name]
+
+
+def image_list_fields(features: Features) -> list[str]:
+    """Columns holding a list of images (Parquet only: a tar member is one file)."""
+    return [
+        name
+        for name, f in features.items()
+        if isinstance(f, (List, LargeList)) and isinstance(f.feature, Image)
+    ]
 
 
 def build_example(

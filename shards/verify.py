@@ -14,14 +14,24 @@ from PIL import Image as PILImage
 
 from cxrhub.shards.atomic import sha256_file
 from cxrhub.shards.finalize import FORMAT_VERSION, INDEX
-from cxrhub.shards.schema import KEY
+from cxrhub.shards.schema import KEY, image_list_fields
 
 __all__ = ["verify"]
 
 
 def verify(out: Path) -> list[str]:
-    """Every problem found in the converted folder ``out``; an empty list means all holds."""
+    """Every problem found in the converted folder ``out`` and in each config converted into a
+    subfolder of it (``out/<config>/index.json``, problems prefixed with the config's name); an
+    empty list means all holds."""
     out = Path(out)
+    configs = [p.parent for p in sorted(out.glob(f"*/{INDEX}"))]
+    problems = [] if configs and not (out / INDEX).exists() else _verify_one(out)
+    for folder in configs:
+        problems += [f"{folder.name}: {p}" for p in _verify_one(folder, folder.name)]
+    return problems
+
+
+def _verify_one(out: Path, config: str | None = None) -> list[str]:
     try:
         index = json.loads((out / INDEX).read_text())
     except (OSError, ValueError) as exc:
@@ -31,6 +41,8 @@ def verify(out: Path) -> list[str]:
             f"{out / INDEX}: format_version {index.get('format_version')!r}, "
             f"expected {FORMAT_VERSION}"
         ]
+    if config is not None and index.get("config") != config:
+        return [f"{out / INDEX}: config {index.get('config')!r}, expected {config!r}"]
     features = Features.from_dict(index["features"])
     problems: list[str] = []
     keys: dict[str, Counter] = {fmt: Counter() for fmt in index["options"]["formats"]}
@@ -89,12 +101,15 @@ def _image_fields(features: Features) -> list[str]:
 
 def _read_parquet(path: Path, features: Features) -> list[str]:
     keys = []
-    images = _image_fields(features)
+    images, lists = _image_fields(features), image_list_fields(features)
     for batch in pq.ParquetFile(path).iter_batches(batch_size=256):
         rows = batch.to_pylist()
         for row in rows:
             for name in images:
                 _open_image(row[name]["bytes"])
+            for name in lists:
+                for image in row[name] or []:
+                    _open_image(image["bytes"])
         keys += [row[KEY] for row in rows]
     return keys
 

@@ -15,7 +15,7 @@ from cxrhub import builders
 from cxrhub.shards.atomic import sha256_file
 from cxrhub.shards.errors import BadInputError, ConversionStopped
 from cxrhub.shards.plan import ShardTask
-from cxrhub.shards.schema import build_example, output_features, tar_members
+from cxrhub.shards.schema import build_example, image_list_fields, output_features, tar_members
 from cxrhub.shards.writers import ParquetShardWriter, TarShardWriter
 
 __all__ = ["Report", "handle_bad_input", "run", "write_shard"]
@@ -27,7 +27,9 @@ POLICIES = ("error", "warn", "skip")
 
 def run(items: list[ShardTask], rank: int, world_size: int, options: dict, report: Report) -> None:
     """Write the shards ``items[rank::world_size]``."""
-    features = output_features(builders.load(options["dataset"]).FEATURES)
+    module = builders.load(options["dataset"])
+    config = options.get("config", builders.DEFAULT_CONFIG)
+    features = output_features(builders.config(module, config)[0])
     for task in items[rank::world_size]:
         report("shard", write_shard(task, options, features, report))
 
@@ -57,7 +59,8 @@ def write_shard(task: ShardTask, options: dict, features, report: Report) -> dic
             else:
                 for writer in writers.values():
                     writer.write(example)
-                members = members or {m.split(".")[0]: m for m in tar_members(example, features)}
+                if not members and not image_list_fields(features):  # lists: no tar form
+                    members = {m.split(".")[0]: m for m in tar_members(example, features)}
                 samples.append({"key": record.key, "source": record.source})
             report("samples", 1)
     except BaseException:

@@ -162,3 +162,49 @@ def test_a_dicom_missing_from_the_jpg_tables_is_reported(src, tmp_path):
     result = convert("mimic-cxr", src, tmp_path / "out", source_options={"jpg_root": str(jpg)})
     assert [(e["stage"], e["path"].endswith(".dcm")) for e in result.errors] == [("join", True)]
     assert result.samples == 5
+
+
+# --- the studies config -----------------------------------------------------------------------
+
+
+def test_studies_config_has_the_512px_images_of_the_default_config(src, out, tmp_path):
+    from datasets import Image, List
+
+    studies = tmp_path / "out"
+    options = ConvertOptions(formats=("parquet",))
+    result = convert("mimic-cxr", src, studies, options, config="studies")
+    assert not result.errors and result.samples == 4
+    assert verify(studies) == []
+    cache = str(tmp_path / "c")
+    rows = load_dataset(str(studies), "studies", cache_dir=cache)["train"]
+    rows = rows.cast_column("images_512", List(Image(decode=False)))
+    default = load_dataset(str(out), cache_dir=cache)["train"]
+    default = default.cast_column("image_512", Image(decode=False))
+    display = {r["dicom_id"]: r["image_512"]["bytes"] for r in default}
+    reports = {r["study_id"]: r["report"] for r in default}
+    assert sorted(rows["study_id"]) == [50414267, 53189527, 57375967, 58235663]
+    for row in rows:
+        assert row["key"] == f"p{row['subject_id']}_s{row['study_id']}"
+        assert row["dicom_ids"] == sorted(row["dicom_ids"])
+        assert [i["bytes"] for i in row["images_512"]] == [display[d] for d in row["dicom_ids"]]
+        assert row["report"] == reports[row["study_id"]]
+        assert row["ViewPosition"] is None and row["chexpert"] is None  # no MIMIC-CXR-JPG root
+    assert [len(d) for d in rows["dicom_ids"]] == [2, 1, 2, 1]
+
+
+def test_a_study_whose_images_disagree_on_the_split_fails_alone(src, tmp_path):
+    jpg, rows = _jpg_tables(src, tmp_path / "jpg")  # splits by image: train, validate, test, ...
+    out = tmp_path / "out"
+    options = ConvertOptions(formats=("parquet",))
+    extra = {"jpg_root": str(jpg)}
+    result = convert("mimic-cxr", src, out, options, config="studies", source_options=extra)
+    assert [(e["stage"], e["path"]) for e in result.errors] == [
+        ("table", "files/p10/p10000032/s50414267"),
+        ("table", "files/p10/p10000764/s57375967"),
+    ]
+    assert "different splits" in result.errors[0]["message"]
+    ds = load_dataset(str(out), "studies", cache_dir=str(tmp_path / "c"))
+    assert {s: ds[s]["study_id"] for s in ds} == {"test": [53189527, 58235663]}
+    row = ds["test"][0]
+    assert row["ViewPosition"] == ["PA"] and row["chexpert"] == [1, None, -1, 0] * 3 + [None, 1]
+    assert verify(out) == []

@@ -491,3 +491,20 @@ def test_reports_join_from_a_mimic_cxr_root(src, tmp_path):
     assert by_study[53911762] is None  # no report for this study in that download
     with pytest.raises(MissingSourceError, match="expected MIMIC-CXR's reports"):
         convert("mimic-cxr-jpg", src, tmp_path / "o2", source_options={"reports_root": "/nope"})
+
+
+def test_study_records_group_the_images_of_each_study(src):
+    items = list(mimic_cxr_jpg.iter_study_records(src))
+    assert not [i for i in items if isinstance(i, BadInputError)]
+    images = _records(src)
+    assert sum(len(r.fields["dicom_ids"]) for r in items) == len(images) == 14
+    for record in items:
+        subject, study = record.fields["subject_id"], record.fields["study_id"]
+        assert record.key == f"p{subject}_s{study}" and record.source.endswith(f"/s{study}")
+        keys = [f"p{subject}_s{study}_{d}" for d in record.fields["dicom_ids"]]
+        assert record.fields["dicom_ids"] == sorted(record.fields["dicom_ids"])
+        assert record.media["images"] == [images[k].media["image"] for k in keys]
+        assert record.fields["ViewPosition"] == [images[k].fields["ViewPosition"] for k in keys]
+        assert {images[k].split for k in keys} == {record.split} == {record.fields["split"]}
+        assert record.fields["chexpert"] == images[keys[0]].fields["chexpert"]
+        assert record.fields["report"] is None  # no reports root
