@@ -93,7 +93,7 @@ SPEC = DatasetSpec(
     license="other", license_name="physionet-credentialed-health-data-1.5.0", license_link=_LICENSE,
     expected_files=(
         "files/pXX/pXXXXXXXX/sXXXXXXXX/<dicom_id>.jpg", TABLES["metadata"], TABLES["split"],
-        TABLES["chexpert"], TABLES["negbio"],
+        f"{TABLES['chexpert']}, {TABLES['negbio']} (optional: a missing one: null labels)",
         f"{TABLES['test_set_labeled']} (optional; 2.1.0 only)",
         f"{IMAGE_LIST}, LICENSE.txt, SHA256SUMS.txt (optional)",
     ),
