@@ -74,6 +74,7 @@ class DatasetSpec:
     description: str = ""
     tags: tuple[str, ...] = ("medical", "chest-x-ray", "radiology")
     card_stats: CardStats | None = None
+    patient_field: str | None = None  # the column holding the patient id (split-leak report)
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,7 @@ SPEC = DatasetSpec(
         "SHA256SUMS.txt, LICENSE.txt (optional)",
     ),
     splits=("train", "validation", "test"),
+    patient_field="subject_id",
     description=(
         "377,110 chest radiographs in DICOM from 227,835 imaging studies of 65,379 patients "
         "from the Beth Israel Deaconess Medical Center (Boston), each study with its "

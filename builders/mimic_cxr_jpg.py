@@ -105,6 +105,7 @@ SPEC = DatasetSpec(
         "by the CheXpert and NegBio labelers. Reports are not included."
     ),
     card_stats=CardStats(view="ViewPosition"),  # the card's prevalence counts class labels only
+    patient_field="subject_id",
 )  # fmt: skip
 
 FEATURES = Features({

@@ -68,6 +68,7 @@ SPEC = DatasetSpec(
         "text-mined finding labels, 984 radiologist bounding boxes, age, sex and view position."
     ),
     card_stats=CardStats(labels="labels", age="age_years", sex="sex", view="view"),
+    patient_field="patient_id",
 )
 
 LABELS = (

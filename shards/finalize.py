@@ -57,6 +57,7 @@ def write_outputs(
         "options": options,
         "features": output_features(module.FEATURES if features is None else features).to_dict(),
         "splits": _splits(tasks, ordered, options["formats"]),
+        "patients": _patients(module.SPEC.patient_field, tasks, ordered),
         "webdataset_members": next((r["members"] for r in ordered if r["members"]), {}),
         "manifest": _write_jsonl(out / MANIFEST, manifest),
         "errors": _write_jsonl(out / ERRORS, errors),
@@ -88,6 +89,21 @@ def _manifest_rows(tasks: list[ShardTask], ordered: list[dict], errors: list[dic
         for e in errors
     ]
     return rows
+
+
+def _patients(field: str | None, tasks: list[ShardTask], ordered: list[dict]) -> dict | None:
+    """How many patients the converted samples hold, and how many of them appear in more than one
+    split (official splits are kept as released; this only reports a leak)."""
+    if field is None:
+        return None
+    splits_of: dict[object, set[str]] = {}
+    for task, result in zip(tasks, ordered, strict=True):
+        converted = {s["key"] for s in result["samples"]}
+        for record in task.records:
+            if record.key in converted and record.fields.get(field) is not None:
+                splits_of.setdefault(record.fields[field], set()).add(task.split)
+    several = sum(len(s) > 1 for s in splits_of.values())
+    return {"field": field, "total": len(splits_of), "in_several_splits": several}
 
 
 def _splits(tasks: list[ShardTask], ordered: list[dict], formats: list[str]) -> dict:

@@ -172,3 +172,33 @@ def test_list_citations_prints_the_full_bibtex(capsys):
     for name in NAMES:
         citation = builders.load(name).SPEC.citation
         assert textwrap.indent(citation, "  ") in out, name
+
+
+@pytest.mark.parametrize("name", CONVERTIBLE)
+def test_index_reports_patients_in_several_splits_and_samples_have_none(name, tmp_path):
+    """Official splits are kept as released; the index reports any patient leak between them."""
+    from cxrhub.shards.convert import convert
+
+    module = builders.load(name)
+    assert module.SPEC.patient_field in module.FEATURES, "every builder names its patient column"
+    out = tmp_path / "out"
+    convert(name, module.write_sample(tmp_path / "src"), out)
+    patients = json.loads((out / "index.json").read_text())["patients"]
+    assert patients["field"] == module.SPEC.patient_field
+    assert patients["total"] > 0 and patients["in_several_splits"] == 0
+
+
+def test_a_patient_in_two_splits_is_counted(tmp_path):
+    from cxrhub.builders import nih_cxr14
+    from cxrhub.shards.convert import convert
+
+    src = nih_cxr14.write_sample(tmp_path / "src")
+    train = (src / "train_val_list.txt").read_text().split()
+    test = (src / "test_list.txt").read_text().split()
+    moved = next(n for n in train if n.startswith("00000001"))  # patient 1 also in test now
+    (src / "train_val_list.txt").write_text("\n".join(n for n in train if n != moved) + "\n")
+    (src / "test_list.txt").write_text("\n".join([*test, moved]) + "\n")
+    out = tmp_path / "out"
+    convert("nih-cxr14", src, out)
+    patients = json.loads((out / "index.json").read_text())["patients"]
+    assert patients == {"field": "patient_id", "total": 5, "in_several_splits": 1}
