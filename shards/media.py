@@ -78,9 +78,11 @@ def derive_media(
     hangs or crashes costs this file only.
     """
     path = Path(root) / rel
-    if path.suffix.lower() != ".dcm":
+    if path.suffix.lower() not in _DICOM_SUFFIXES:
         raise BadInputError(
-            rel, "read", f"no derived outputs for {path.suffix!r} files; known: .dcm"
+            rel,
+            "read",
+            f"no derived outputs for {path.suffix!r} files; known: {', '.join(_DICOM_SUFFIXES)}",
         )
     from cxrhub.shards.dicom.outputs import render
 
@@ -99,6 +101,7 @@ def derive_media(
 
 
 _GUARDS: dict[float, object] = {}
+_DICOM_SUFFIXES = (".dcm", ".dicom")
 
 
 def _guard(timeout: float):
