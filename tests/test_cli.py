@@ -56,7 +56,7 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["convert", "no-such-set", "a", "b"])
     assert "invalid choice" in capsys.readouterr().err
-    assert main(["sample", "padchest", str(tmp_path / "m")]) == 2
+    assert main(["sample", "chexpert-plus", str(tmp_path / "m")]) == 2
 
 
 def test_unknown_source_option_is_refused_before_any_work(nih_src, tmp_path, caplog):

@@ -41,7 +41,7 @@ def test_configs_are_the_convertible_datasets_and_data_dir_is_required(tmp_path)
     with pytest.raises(MissingSourceError, match="data_dir"):
         builder.download_and_prepare()
     with pytest.raises(MissingSourceError, match="not implemented yet"):
-        load_builder("padchest", data_dir=tmp_path)
+        load_builder("chexpert-plus", data_dir=tmp_path)
 
 
 @pytest.mark.parametrize("name", ["mimic-cxr", "mimic-cxr-jpg"])
