@@ -38,6 +38,7 @@ from cxrhub.shards.errors import SourceLayoutError
 
 __all__ = [
     "ALIASES",
+    "MAPPINGS",
     "CHEXPERT_14",
     "POLICIES",
     "UNCERTAIN",
@@ -179,3 +180,63 @@ def _row(row: Sequence | np.ndarray | None) -> list[float]:
     if len(row) != len(CHEXPERT_14):
         raise ValueError(f"{len(row)} labels; expected {len(CHEXPERT_14)} (CHEXPERT_14 order)")
     return [math.nan if v is None else float(v) for v in row]
+
+
+# How each release's own vocabulary maps onto CHEXPERT_14: only where the finding is the same;
+# everything unmapped is null (the dataset says nothing about it). The builders use these tables
+# (IU X-ray: MeSH major-term prefixes ``head/qualifier``, case-insensitive; PadChest: its
+# radiographic findings; VinDr-CXR: its 28 image-level findings). CheXpert, CheXpert Plus and the
+# MIMIC releases label CHEXPERT_14 itself (MIMIC-CXR-JPG's radiologist test set via ALIASES).
+MAPPINGS: dict[str, dict[str, str]] = {
+    "iu-xray": {
+        "normal": "No Finding",
+        "pulmonary atelectasis": "Atelectasis",
+        "atelectasis": "Atelectasis",
+        "cardiomegaly": "Cardiomegaly",
+        "consolidation": "Consolidation",
+        "pulmonary edema": "Edema",
+        "fractures, bone": "Fracture",
+        "nodule/lung": "Lung Lesion",
+        "mass/lung": "Lung Lesion",
+        "opacity/lung": "Lung Opacity",
+        "pleural effusion": "Pleural Effusion",
+        "thickening/pleura": "Pleural Other",
+        "pneumonia": "Pneumonia",
+        "pneumothorax": "Pneumothorax",
+        "catheters, indwelling": "Support Devices",
+        "pacemaker, artificial": "Support Devices",
+        "tube, inserted": "Support Devices",
+    },
+    "padchest": {
+        "normal": "No Finding",
+        "atelectasis": "Atelectasis",
+        "lobar atelectasis": "Atelectasis",
+        "laminar atelectasis": "Atelectasis",
+        "segmental atelectasis": "Atelectasis",
+        "round atelectasis": "Atelectasis",
+        "cardiomegaly": "Cardiomegaly",
+        "consolidation": "Consolidation",
+        "pulmonary edema": "Edema",
+        "fracture": "Fracture",
+        "rib fracture": "Fracture",
+        "clavicle fracture": "Fracture",
+        "vertebral fracture": "Fracture",
+        "humeral fracture": "Fracture",
+        "pleural effusion": "Pleural Effusion",
+        "pneumonia": "Pneumonia",
+        "pneumothorax": "Pneumothorax",
+    },
+    "vindr-cxr": {
+        "Atelectasis": "Atelectasis",
+        "Cardiomegaly": "Cardiomegaly",
+        "Consolidation": "Consolidation",
+        "Edema": "Edema",
+        "Lung Opacity": "Lung Opacity",
+        "Pleural effusion": "Pleural Effusion",
+        "Pneumonia": "Pneumonia",
+        "Pneumothorax": "Pneumothorax",
+        "Rib fracture": "Fracture",
+        "Clavicle fracture": "Fracture",
+        "No finding": "No Finding",
+    },
+}

@@ -109,25 +109,7 @@ SECTIONS = ("COMPARISON", "INDICATION", "FINDINGS", "IMPRESSION")  # XML order
 _ABSTRACT = "MedlineCitation/Article/Abstract/AbstractText"
 
 # MeSH major term (lowercase ``head`` or ``head/qualifier`` prefix) -> CheXpert-14 observation.
-MESH_TO_CHEXPERT: dict[str, str] = {
-    "normal": "No Finding",
-    "pulmonary atelectasis": "Atelectasis",
-    "atelectasis": "Atelectasis",
-    "cardiomegaly": "Cardiomegaly",
-    "consolidation": "Consolidation",
-    "pulmonary edema": "Edema",
-    "fractures, bone": "Fracture",
-    "nodule/lung": "Lung Lesion",
-    "mass/lung": "Lung Lesion",
-    "opacity/lung": "Lung Opacity",
-    "pleural effusion": "Pleural Effusion",
-    "thickening/pleura": "Pleural Other",
-    "pneumonia": "Pneumonia",
-    "pneumothorax": "Pneumothorax",
-    "catheters, indwelling": "Support Devices",
-    "pacemaker, artificial": "Support Devices",
-    "tube, inserted": "Support Devices",
-}
+MESH_TO_CHEXPERT: dict[str, str] = _labels.MAPPINGS["iu-xray"]
 
 FEATURES = Features(
     {

@@ -152,25 +152,7 @@ FEATURES = Features(
 )
 
 # PadChest finding (``Labels``, stripped) -> CheXpert observation; only the same finding.
-CHEXPERT_MAP: dict[str, str] = {
-    "normal": "No Finding",
-    "atelectasis": "Atelectasis",
-    "lobar atelectasis": "Atelectasis",
-    "laminar atelectasis": "Atelectasis",
-    "segmental atelectasis": "Atelectasis",
-    "round atelectasis": "Atelectasis",
-    "cardiomegaly": "Cardiomegaly",
-    "consolidation": "Consolidation",
-    "pulmonary edema": "Edema",
-    "fracture": "Fracture",
-    "rib fracture": "Fracture",
-    "clavicle fracture": "Fracture",
-    "vertebral fracture": "Fracture",
-    "humeral fracture": "Fracture",
-    "pleural effusion": "Pleural Effusion",
-    "pneumonia": "Pneumonia",
-    "pneumothorax": "Pneumothorax",
-}
+CHEXPERT_MAP: dict[str, str] = _labels.MAPPINGS["padchest"]
 _INDEX_HEADERS = ("", "Unnamed: 0")  # the unconfirmed leading index column
 
 

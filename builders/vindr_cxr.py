@@ -125,19 +125,7 @@ FINDINGS: tuple[str, ...] = (
 )  # fmt: skip
 RENAMED = {"Other disease": "Other diseases"}  # the test table's spelling -> the train table's
 # VinDr finding -> CheXpert observation (_labels.CHEXPERT_14), only where they are the same
-TO_CHEXPERT: dict[str, str] = {
-    "Atelectasis": "Atelectasis",
-    "Cardiomegaly": "Cardiomegaly",
-    "Consolidation": "Consolidation",
-    "Edema": "Edema",
-    "Lung Opacity": "Lung Opacity",
-    "Pleural effusion": "Pleural Effusion",
-    "Pneumonia": "Pneumonia",
-    "Pneumothorax": "Pneumothorax",
-    "Rib fracture": "Fracture",
-    "Clavicle fracture": "Fracture",
-    "No finding": "No Finding",
-}
+TO_CHEXPERT: dict[str, str] = _labels.MAPPINGS["vindr-cxr"]
 _BOX = ("x_min", "y_min", "x_max", "y_max")
 _BOX_COLUMNS = ("image_id", "class_name", *_BOX)  # rad_id too where the table has it
 
