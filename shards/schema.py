@@ -123,7 +123,9 @@ def tar_members(example: dict, features: Features) -> dict[str, bytes]:
         if name == KEY:
             continue
         value = example[name]
-        if isinstance(feature, Image):
+        if isinstance(feature, Image) and value is None:  # a column the source did not provide
+            members[f"{name}.json"] = b"null"
+        elif isinstance(feature, Image):
             members[_member(name, feature, value["path"])] = value["bytes"]
         elif isinstance(feature, Json):  # already canonical JSON text once encoded
             members[_member(name, feature, None)] = value.encode("utf-8")

@@ -175,3 +175,23 @@ def test_abort_is_quiet(tmp_path, monkeypatch, kind):
     del writer
     gc.collect()
     assert [repr(u.exc_value) for u in unraisable] == []
+
+
+def test_a_null_image_column_is_a_json_null_member(tmp_path):
+    """An image column the source did not provide (e.g. no PNG root given) stays null in both
+    formats; the tar holds ``<field>.json`` = ``null`` so every sample has the same members."""
+    import tarfile
+
+    from cxrhub.shards.writers import TarShardWriter
+
+    features = Features({"key": Value("string"), "image": Image(), "png": Image()})
+    png = _png(100)
+    example = features.encode_example(
+        {"key": "a", "image": {"bytes": png, "path": "a.png"}, "png": None}
+    )
+    writer = TarShardWriter(tmp_path / "x.tar", features)
+    writer.write(example)
+    writer.close()
+    with tarfile.open(tmp_path / "x.tar") as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar}
+    assert members == {"a.image.png": png, "a.png.json": b"null"}
