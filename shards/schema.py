@@ -127,7 +127,7 @@ def tar_members(example: dict, features: Features) -> dict[str, bytes]:
             members[f"{name}.json"] = b"null"
         elif isinstance(feature, Image):
             members[_member(name, feature, value["path"])] = value["bytes"]
-        elif isinstance(feature, Json):  # already canonical JSON text once encoded
+        elif isinstance(feature, Json) and value is not None:  # canonical JSON text once encoded
             members[_member(name, feature, None)] = value.encode("utf-8")
         else:
             members[_member(name, feature, None)] = dumps(value).encode("utf-8")

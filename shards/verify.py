@@ -106,7 +106,8 @@ def _read_parquet(path: Path, features: Features) -> list[str]:
         rows = batch.to_pylist()
         for row in rows:
             for name in images:
-                _open_image(row[name]["bytes"])
+                if row[name] is not None:  # null: a column the source did not provide
+                    _open_image(row[name]["bytes"])
             for name in lists:
                 for image in row[name] or []:
                     _open_image(image["bytes"])

@@ -9,6 +9,7 @@ import sys
 import pytest
 from datasets import load_dataset
 
+from cxrhub import builders
 from cxrhub.shards.cli import main, parse_size
 
 
@@ -49,14 +50,15 @@ def test_sizes(text, size):
     assert parse_size(text) == size
 
 
-def test_bad_arguments_exit_2(tmp_path, capsys):
+def test_bad_arguments_exit_2(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit) as exit_info:
         main(["convert", "nih-cxr14", str(tmp_path), str(tmp_path / "o"), "--shard-size", "big"])
     assert exit_info.value.code == 2
     with pytest.raises(SystemExit):
         main(["convert", "no-such-set", "a", "b"])
     assert "invalid choice" in capsys.readouterr().err
-    assert main(["sample", "chexpert-plus", str(tmp_path / "m")]) == 2
+    monkeypatch.setitem(builders.BUILDERS, "spec-only", "fixtures.spec_only_builder")
+    assert main(["sample", "spec-only", str(tmp_path / "m")]) == 2  # registered, SPEC only
 
 
 def test_unknown_source_option_is_refused_before_any_work(nih_src, tmp_path, caplog):

@@ -142,7 +142,7 @@ def _list_output(capsys, *args: str) -> str:
     return capsys.readouterr().out
 
 
-def test_list_prints_every_name_access_and_expected_file(capsys):
+def test_list_prints_every_name_access_and_expected_file(capsys, monkeypatch):
     out = _list_output(capsys)
     lines = out.splitlines()
     for name in NAMES:
@@ -155,7 +155,9 @@ def test_list_prints_every_name_access_and_expected_file(capsys):
             assert expected in out, (name, expected)
         assert spec.homepage in out
     assert "nih-cxr14  [public, convertible]" in out
-    assert "chexpert-plus  [credentialed, planned]" in out
+    assert "chexpert-plus  [credentialed, convertible]" in out
+    monkeypatch.setitem(builders.BUILDERS, "spec-only", "fixtures.spec_only_builder")
+    assert "spec-only  [credentialed, planned]" in _list_output(capsys)
 
 
 def test_list_without_citations_prints_only_the_first_bibtex_line(capsys):

@@ -33,15 +33,16 @@ def test_streaming_adapter_yields_the_same_rows(nih_src, nih_out, tmp_path):
     assert list(streamed) == _rows(converted["test"])
 
 
-def test_configs_are_the_convertible_datasets_and_data_dir_is_required(tmp_path):
+def test_configs_are_the_convertible_datasets_and_data_dir_is_required(tmp_path, monkeypatch):
     convertible = [n for n in builders.names() if builders.is_convertible(builders.load(n))]
     assert [c.name for c in CxrhubBuilder.BUILDER_CONFIGS] == convertible
     assert {"nih-cxr14", "mimic-cxr", "mimic-cxr-jpg"} <= set(convertible)
     builder = CxrhubBuilder(config_name="nih-cxr14", cache_dir=str(tmp_path))
     with pytest.raises(MissingSourceError, match="data_dir"):
         builder.download_and_prepare()
+    monkeypatch.setitem(builders.BUILDERS, "spec-only", "fixtures.spec_only_builder")
     with pytest.raises(MissingSourceError, match="not implemented yet"):
-        load_builder("chexpert-plus", data_dir=tmp_path)
+        load_builder("spec-only", data_dir=tmp_path)
 
 
 @pytest.mark.parametrize("name", ["mimic-cxr", "mimic-cxr-jpg"])
