@@ -13,16 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from cxrhub.builders import _sample
+from cxrhub.builders.vindr_cxr import FINDINGS as _NAMES
 
 __all__ = ["BROKEN", "TEST", "TRAIN", "write"]
 
-_NAMES = (
-    "Aortic enlargement", "Atelectasis", "Calcification", "Cardiomegaly", "Clavicle fracture",
-    "Consolidation", "Edema", "Emphysema", "Enlarged PA", "ILD", "Infiltration", "Lung Opacity",
-    "Lung cavity", "Lung cyst", "Mediastinal shift", "Nodule/Mass", "Pleural effusion",
-    "Pleural thickening", "Pneumothorax", "Pulmonary fibrosis", "Rib fracture", "Other lesion",
-    "COPD", "Lung tumor", "Pneumonia", "Tuberculosis", "Other diseases", "No finding",
-)  # fmt: skip
 # image_id -> per radiologist (rad_id, positive findings); the consensus on test
 TRAIN = {
     "000434271f63a053c4128a0ba6352c7f": (
