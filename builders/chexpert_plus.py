@@ -106,6 +106,8 @@ OPTIONS = {
         "the DICOM tree (DICOM/<subfolder>/{train,valid}/...): fills image, image_512, dicom"
     ),
 }
+# the sample tree's own roots for those options (``cxrhub demo`` converts with them)
+SAMPLE_OPTIONS = {"png_root": "PNG", "dicom_root": "DICOM"}
 SECTIONS = (
     "narrative", "clinical_history", "history", "comparison", "technique", "procedure_comments",
     "findings", "impression", "end_of_impression", "summary", "accession_number",

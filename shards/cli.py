@@ -104,9 +104,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     module = _convertible(args.dataset)
     src = module.write_sample(base / "source")
     out = base / "output"
+    extra = {k: str(src / v) for k, v in getattr(module, "SAMPLE_OPTIONS", {}).items()}
     result = convert(
-        args.dataset, src, out, ConvertOptions(max_shard_samples=4), workers=args.workers
-    )
+        args.dataset, src, out, ConvertOptions(max_shard_samples=4), workers=args.workers,
+        source_options=extra,
+    )  # fmt: skip
     problems = verify(out)
     for problem in problems:
         logger.error("verify: %s", problem)

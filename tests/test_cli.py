@@ -67,3 +67,14 @@ def test_unknown_source_option_is_refused_before_any_work(nih_src, tmp_path, cap
     assert main(args) == 2
     assert "unknown source option(s) ['jpg_root']; this dataset takes: none" in caplog.text
     assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["mimic-cxr", "chexpert-plus", "vindr-cxr"])
+def test_demo_runs_for_other_datasets_with_their_sample_roots(name, tmp_path):
+    assert main(["demo", "--dataset", name, "--dir", str(tmp_path / "d")]) == 0
+    out = tmp_path / "d" / "output"
+    index = json.loads((out / "index.json").read_text())
+    assert sum(s["samples"] for s in index["splits"].values()) > 0
+    if name == "chexpert-plus":  # both sample roots given: no image column left null
+        rows = load_dataset(str(out), cache_dir=str(tmp_path / "c"))["train"]
+        assert all(r["image_png"] is not None and r["image"] is not None for r in rows)
