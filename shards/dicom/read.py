@@ -19,7 +19,6 @@ from typing import Any, NamedTuple
 import numpy as np
 import pydicom
 from pydicom import uid
-from pydicom.encaps import generate_frames
 from pydicom.errors import InvalidDicomError
 
 from cxrhub.shards.dicom import backends
@@ -208,31 +207,29 @@ def _pixel_source(
     else:
         length = struct.unpack(f"{order}I", handle.read(4))[0]
     if ts.is_encapsulated:
-        data = handle.read()
-        _check_items(data, name)
-        try:
-            return next(generate_frames(data, number_of_frames=1))
-        except Exception as exc:
-            raise BadInputError(
-                name, "decode", f"(7FE0,0010) PixelData: no readable frame ({exc})"
-            ) from exc
+        fragments = _items(memoryview(handle.read()), name)[1:]  # after the Basic Offset Table
+        if not fragments:
+            raise BadInputError(name, "decode", "(7FE0,0010) PixelData: no fragment, no frame")
+        # one frame: its fragments in order (a single fragment is handed over without a copy)
+        return fragments[0] if len(fragments) == 1 else b"".join(fragments)
     return _native_array(ds, info, handle, length, name)
 
 
-def _check_items(data: bytes, name: str) -> None:
-    """Every item of encapsulated pixel data is whole and the sequence delimiter is there."""
-    position = 0
+def _items(data: memoryview, name: str) -> list[memoryview]:
+    """The values of the encapsulated items, each checked whole, up to the sequence delimiter."""
+    values, position = [], 0
     while position + 8 <= len(data):
-        tag, length = (
-            data[position : position + 4],
-            struct.unpack("<I", data[position + 4 : position + 8])[0],
-        )
+        tag = bytes(data[position : position + 4])
+        length = struct.unpack("<I", data[position + 4 : position + 8])[0]
         if tag == b"\xfe\xff\xdd\xe0":
-            return
+            return values
         if tag != b"\xfe\xff\x00\xe0":
             raise BadInputError(
                 name, "decode", f"(7FE0,0010) PixelData: no item tag at byte {position}"
             )
+        if position + 8 + length > len(data):
+            break  # the item runs past the end of the file
+        values.append(data[position + 8 : position + 8 + length])
         position += 8 + length
     raise BadInputError(
         name, "decode",
