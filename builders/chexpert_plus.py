@@ -38,6 +38,7 @@ from pathlib import Path
 
 from datasets import Features, Image, Json, Value
 
+from cxrhub.builders import _dicom
 from cxrhub.builders._labels import CHEXPERT_14, label_features, parse_label
 from cxrhub.builders._spec import Access, CardStats, DatasetSpec, Record
 from cxrhub.shards.errors import BadInputError, MissingSourceError, SourceLayoutError
@@ -123,17 +124,10 @@ COLUMNS = (
 CHEXBERT = {f: f"chexbert_labels/{f}_fixed.json" for f in ("findings", "impression", "report")}
 RADGRAPH = {s: f"radgraph-XL-annotations/section_{s}.json" for s in ("findings", "impression")}
 _SPLITS = {"train": "train", "valid": "validation"}
-_MEDIA = {
-    "image": {"output": "archival"},
-    "image_512": {"output": "display", "size": 512, "format": "jpeg"},
-    "dicom": {"output": "header"},
-}
 FEATURES = Features(
     {
         "image_png": Image(),
-        "image": Image(),
-        "image_512": Image(),
-        "dicom": Json(),
+        **_dicom.FEATURES,
         "path_to_image": Value("string"),
         "path_to_dcm": Value("string"),
         **{name: Value("string") for name in _TEXT},
@@ -206,7 +200,8 @@ def check(root: Path, png_root: str | None = None, dicom_root: str | None = None
     found = {
         "table": TABLE,
         "rows": len(rows),
-        "image_columns": (["image_png"] if pngs else []) + (list(_MEDIA) if dicoms else []),
+        "image_columns": (["image_png"] if pngs else [])
+        + (list(_dicom.REQUESTS) if dicoms else []),
         "png_root": str(pngs) if pngs else None,
         "dicom_root": str(dicoms) if dicoms else None,
         "png_missing": sum(not (pngs / _png(r)).is_file() for r in rows) if pngs else None,
@@ -285,11 +280,10 @@ def iter_records(
             media["image_png"] = _rel(pngs / _png(row), root)
         else:
             fields["image_png"] = None
-        for name, request in _MEDIA.items():
-            if dicoms:
-                media[name] = {"path": _rel(dicoms / row["path_to_dcm"], root), **request}
-            else:
-                fields[name] = None
+        if dicoms:
+            media.update(_dicom.media(_rel(dicoms / row["path_to_dcm"], root)))
+        else:
+            fields.update(dict.fromkeys(_dicom.REQUESTS))
         yield Record(
             key="_".join(path.removesuffix(".jpg").split("/")[1:]),
             split=_SPLITS[row["split"]],

@@ -36,9 +36,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from datasets import Features, Image, Json, List, Value
+from datasets import Features, Image, List, Value
 
-from cxrhub.builders import _sample, _studies, mimic_cxr_jpg, mimic_sections
+from cxrhub.builders import _dicom, _sample, _studies, mimic_cxr_jpg, mimic_sections
 from cxrhub.builders._spec import Access, DatasetSpec, Record
 from cxrhub.shards.errors import BadInputError, MissingSourceError, SourceLayoutError
 
@@ -113,9 +113,7 @@ _JOINED = tuple(
 )
 FEATURES = Features(
     {
-        "image": Image(),
-        "image_512": Image(),
-        "dicom": Json(),
+        **_dicom.FEATURES,
         "subject_id": Value("int32"),
         "study_id": Value("int32"),
         "dicom_id": Value("string"),
@@ -123,11 +121,6 @@ FEATURES = Features(
         **{name: mimic_cxr_jpg.FEATURES[name] for name in _JOINED},
     }
 )
-_MEDIA = {
-    "image": {"output": "archival"},
-    "image_512": {"output": "display", "size": 512, "format": "jpeg"},
-    "dicom": {"output": "header"},
-}
 
 
 # the ``studies`` config: one row per study; its images as the 512 px display JPEGs only (the
@@ -221,7 +214,7 @@ def iter_records(root: Path, jpg_root: str | None = None) -> Iterator[Record | B
             key=f"p{subject}_s{study}_{row['dicom_id']}",
             split=split,
             source=rel,
-            media={name: {"path": rel, **request} for name, request in _MEDIA.items()},
+            media=_dicom.media(rel),
             fields={
                 "subject_id": subject,
                 "study_id": study,

@@ -44,9 +44,9 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 
-from datasets import Features, Image, Json, List, Value
+from datasets import Features, List, Value
 
-from cxrhub.builders import _labels
+from cxrhub.builders import _dicom, _labels
 from cxrhub.builders._spec import Access, DatasetSpec, Record
 from cxrhub.shards.errors import BadInputError, MissingSourceError, SourceLayoutError
 
@@ -131,9 +131,7 @@ _BOX_COLUMNS = ("image_id", "class_name", *_BOX)  # rad_id too where the table h
 
 FEATURES = Features(
     {
-        "image": Image(),
-        "image_512": Image(),
-        "dicom": Json(),
+        **_dicom.FEATURES,
         "image_id": Value("string"),
         "split": Value("string"),
         "labels": List({"rad_id": Value("string"), "findings": List(Value("string"))}),
@@ -148,11 +146,6 @@ FEATURES = Features(
         "chexpert_14": _labels.label_features(),
     }
 )
-_MEDIA = {
-    "image": {"output": "archival"},
-    "image_512": {"output": "display", "size": 512, "format": "jpeg"},
-    "dicom": {"output": "header"},
-}
 
 
 def check(root: Path) -> dict:
@@ -299,7 +292,7 @@ def iter_records(root: Path) -> Iterator[Record | BadInputError]:
                 key=image_id,
                 split=split,
                 source=rel,
-                media={name: {"path": rel, **request} for name, request in _MEDIA.items()},
+                media=_dicom.media(rel),
                 fields={
                     "image_id": image_id,
                     "split": split,
