@@ -88,20 +88,35 @@ def _unsigned(array: np.ndarray) -> np.ndarray:
     return array
 
 
+def _resized_first(array: np.ndarray, request: dict) -> np.ndarray | None:
+    """The stored values area-resized to the requested long side, when the display is a
+    per-value table (window, VOI LUT, min-max): resizing 7.8 Mpx of uint16 and mapping 0.26 Mpx
+    costs a quarter of mapping every pixel first. ``None`` where that does not apply."""
+    if not request.get("size") or array.dtype not in (np.uint8, np.uint16):
+        return None
+    size = int(request["size"])
+    return None if size >= max(array.shape) else resize_area(array, size, "long")
+
+
 def _display(array: np.ndarray, pixels: dict, request: dict, stem: str) -> tuple[dict, dict]:
     if request.get("recipe") == "mimic-cxr-jpg":
         image, params = mimic_cxr_jpg(array, pixels, return_params=True)
     elif request.get("recipe") is None:
+        small = _resized_first(array, request)
         image, params = to_display(
-            array, pixels, bits=int(request.get("bits", 8)), voi=request.get("voi", "auto"),
-            return_params=True,
+            array if small is None else small, pixels, bits=int(request.get("bits", 8)),
+            voi=request.get("voi", "auto"), return_params=True,
         )  # fmt: skip
+        if small is not None:
+            params["resize"] = resize_params(array.shape, int(request["size"]), "long")
+            params["resize"]["order"] = "stored values resized, then modality/VOI/inversion"
     else:
         raise ValueError(f"unknown display recipe {request['recipe']!r}; known: mimic-cxr-jpg")
-    if request.get("size"):
+    if request.get("size") and "resize" not in params:
         size, mode = int(request["size"]), request.get("mode", "long")
         params["resize"] = resize_params(image.shape, size, mode)
-        image = resize_area(image, size, mode)
+    if request.get("size"):  # square mode pads the display image: 0 is black after inversion
+        image = resize_area(image, int(request["size"]), request.get("mode", "long"))
     fmt = request.get("format", "png")
     quality = int(request.get("quality", JPEG_QUALITY))
     data, ext = encode_variant(image, fmt, quality=quality)
