@@ -21,7 +21,8 @@ pass a ``buffer``-sized shuffle buffer; the same ``seed``, ``epoch`` and layout 
 same sequence. ``state_dict()`` after ``k`` samples and ``load_state_dict()`` on a fresh dataset
 continue with sample ``k + 1`` of that sequence; nothing before it is decoded again.
 
-Iterating again continues where the previous iterator stopped; a finished epoch starts over;
+Iterating again continues where the previous iterator stopped; an epoch iterated to its end
+starts over (a restored state at the end of an epoch yields nothing: the epoch is done);
 ``set_epoch(e)`` starts epoch ``e`` from its beginning.
 
 Samples: ``key``; ``image`` (the ``image`` column decoded by :mod:`~.decode`, resized and
@@ -48,7 +49,7 @@ from cxrhub.shards.loader.plan import (
     plan_slot,
     rank_sizes,
 )
-from cxrhub.shards.loader.readers import ShardFormatError, read_parquet, read_tar
+from cxrhub.shards.loader.readers import LABELS, ShardFormatError, read_parquet, read_tar
 from cxrhub.shards.loader.source import Source, open_source
 
 __all__ = ["FORMATS", "StreamingDataset"]
@@ -127,7 +128,7 @@ class StreamingDataset:
         self.rank, self.world_size, self.even = rank, world_size, even
         self.worker, self.num_workers = worker, num_workers
         self._decode = gpu_decoder() if gpu else make_decoder(size, crop, resize_mode)
-        self._delivered = 0
+        self._delivered, self._finished = 0, False
         self._pending_state: dict | None = None
         self._slot_cache: tuple[tuple, Slot] | None = None
 
@@ -160,6 +161,7 @@ class StreamingDataset:
     def set_epoch(self, epoch: int) -> None:
         """Start epoch ``epoch`` from its beginning (a different shard order and buffer)."""
         self.epoch, self._delivered, self._pending_state = epoch, 0, None
+        self._finished = False
 
     def set_worker(self, worker: int, num_workers: int) -> None:
         """This process's DataLoader worker id and count (the torch wrapper calls it)."""
@@ -217,7 +219,7 @@ class StreamingDataset:
         if state.get("version") != STATE_VERSION:
             raise LoaderConfigError(f"state version {state.get('version')!r}; expected 1")
         self.seed, self.epoch = int(state["seed"]), int(state["epoch"])
-        self._delivered = int(state["delivered"])
+        self._delivered, self._finished = int(state["delivered"]), False
         self._pending_state = dict(state)
 
     def _check_state(self) -> None:
@@ -237,8 +239,8 @@ class StreamingDataset:
     def __iter__(self) -> Iterator[dict]:
         self._check_state()
         slot = self.slot()
-        if self._delivered >= slot.samples:
-            self._delivered = 0
+        if self._finished:
+            self._delivered, self._finished = 0, False
         start = self._delivered
         skip = np.zeros(slot.samples, dtype=bool)
         skip[slot.order[:start]] = True
@@ -257,6 +259,7 @@ class StreamingDataset:
             sample = self._sample(*record)
             self._delivered += 1
             yield sample
+        self._finished = True
 
     def _records(self, slot: Slot, skip: np.ndarray) -> Iterator[tuple]:
         base = 0
@@ -300,8 +303,8 @@ class StreamingDataset:
     def _labels(self, values: dict) -> tuple[np.ndarray, np.ndarray]:
         if self.family is None:
             return self.labels.missing()
-        if "labels" in values:  # parquet: converted per row group
-            return values["labels"], values["label_mask"]
+        if LABELS in values:  # parquet: converted per row group
+            return values[LABELS]
         return self.labels.from_json(values[self.family])
 
     def _value(self, column: str, value: object) -> object:

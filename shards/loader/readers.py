@@ -28,9 +28,10 @@ import pyarrow.parquet as pq
 
 from cxrhub.shards.errors import CxrhubError
 
-__all__ = ["ShardFormatError", "read_parquet", "read_tar", "tar_members"]
+__all__ = ["LABELS", "ShardFormatError", "read_parquet", "read_tar", "tar_members"]
 
 Record = tuple[int, str, dict[str, object]]
+LABELS = "__labels__"  # the values key of a row's converted (targets, mask)
 _BLOCK = 512
 
 
@@ -190,7 +191,7 @@ def _rows(
     for i in local:
         values = {name: get(i) for name, get in columns.items()}
         if labels is not None:
-            values["labels"], values["label_mask"] = labels[0][i].copy(), labels[1][i].copy()
+            values[LABELS] = (labels[0][i].copy(), labels[1][i].copy())
         yield first + i, keys[i], values
 
 
