@@ -18,7 +18,8 @@ class ShardServer:
     Attributes tests set:
         token: required as ``Authorization: Bearer <token>`` (None: no auth).
         faults: path -> list of actions taken once each, in order, before serving normally:
-            ``"503"`` (answer 503), ``"drop"`` (send half the body, then close the socket).
+            ``"503"`` (answer 503), ``"drop"`` (send half the body, then close the socket),
+            ``"corrupt"`` (flip the first byte of the body).
         overrides: path -> the bytes served instead of the file's.
         ranges: whether ``Range: bytes=N-`` is honoured (206) or ignored (200, whole body).
         delay: seconds slept between 4 KiB chunks of a body.
@@ -99,6 +100,8 @@ def _handler(server: ShardServer) -> type[BaseHTTPRequestHandler]:
             if target is None:
                 return self._status(404)
             data = server.overrides.get(path, target.read_bytes())
+            if fault == "corrupt":
+                data = bytes([data[0] ^ 0xFF]) + data[1:]
             self._body(data, drop=fault == "drop")
 
         def _status(self, code: int) -> None:
