@@ -17,6 +17,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -68,7 +69,7 @@ class _Retryable(Exception):
 class _SameOriginAuth(urllib.request.HTTPRedirectHandler):
     """Follows redirects, dropping ``Authorization`` when one leads to another origin."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: PLR0913
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         if new is not None and _origin(newurl) != _origin(req.full_url):
             new.remove_header("Authorization")
@@ -127,6 +128,7 @@ class HttpSource:
     def _setup(self) -> None:
         self._opener = urllib.request.build_opener(_SameOriginAuth)
         self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = os.getpid()
         self._pool_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -135,7 +137,7 @@ class HttpSource:
 
     def __getstate__(self) -> dict:  # picklable for DataLoader workers; threads are rebuilt
         state = self.__dict__.copy()
-        for key in ("_opener", "_pool", "_pool_lock"):
+        for key in ("_opener", "_pool", "_pool_lock", "_pool_pid"):
             state.pop(key)
         return state
 
@@ -159,8 +161,8 @@ class HttpSource:
     def fetch(self, entry: dict) -> Path:
         """A local path to the whole shard ``entry`` (an index.json file entry), downloaded
         into the cache unless already there, checked against its size and sha256. The file
-        stays pinned (not evicted) until :meth:`release` or until the cache's ``max_pins``
-        newer files have been fetched."""
+        stays pinned (not evicted) until :meth:`release` or until ``cache.max_pins`` newer
+        files are pinned (prefetched ones count)."""
         path = self.cache.lookup(entry)
         if path is not None:
             return path
@@ -178,8 +180,9 @@ class HttpSource:
         time); returns one future per entry, whose result is :meth:`fetch`'s. A later
         ``fetch`` of the same entry waits for the download under way instead of repeating it."""
         with self._pool_lock:
-            if self._pool is None:
+            if self._pool is None or self._pool_pid != os.getpid():  # none yet, or forked
                 self._pool = ThreadPoolExecutor(self.prefetch_workers, "cxrhub-prefetch")
+                self._pool_pid = os.getpid()
             return [self._pool.submit(self.fetch, entry) for entry in entries]
 
     def release(self, entry: dict) -> None:
@@ -199,8 +202,6 @@ class HttpSource:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-    # -- HTTP ----------------------------------------------------------------------------------
 
     def _download_checked(self, url: str, entry: dict, progress: PartialFile) -> None:
         """Download ``url`` into ``progress``; refetch once if the sha256 is wrong, then raise."""
@@ -228,9 +229,7 @@ class HttpSource:
             raise
         with resp:
             if progress.written and not _resumes_at(resp, progress.written):
-                log.debug(
-                    "%s: server did not resume at byte %d; starting over", url, progress.written
-                )
+                log.debug("%s: no resume at byte %d; starting over", url, progress.written)
                 progress.restart()
             total = _total_size(resp)
             if total is not None and total != entry["bytes"]:
@@ -240,9 +239,7 @@ class HttpSource:
             expected_now = entry["bytes"] - progress.written
             got = _copy_body(resp, progress, limit=entry["bytes"], url=url)
         if got < expected_now:
-            raise _Retryable(
-                f"connection closed after {progress.written} of {entry['bytes']} bytes"
-            )
+            raise _Retryable(f"body cut off at {progress.written} of {entry['bytes']} bytes")
 
     def _read_small(self, url: str) -> bytes:
         with self._open(url, {}) as resp:
