@@ -8,6 +8,7 @@ that does not match, ``--on-error error`` stopped at a bad input, an unusable ou
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import re
 import sys
@@ -18,6 +19,7 @@ from cxrhub import builders
 from cxrhub.shards import __version__, dicom_cli, publish_cli
 from cxrhub.shards.convert import FORMATS, ConvertOptions, convert
 from cxrhub.shards.errors import CxrhubError
+from cxrhub.shards.executors import EXECUTORS
 from cxrhub.shards.verify import verify
 
 __all__ = ["main"]
@@ -85,9 +87,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
         row_group_bytes=args.row_group_size,
     )
     extra = dict(_key_value(o) for o in args.source_option)
+    if args.executor == "ray" and args.workers != 1:
+        logger.info("--workers is not used with --executor ray: the cluster's CPUs decide")
     result = convert(
         args.dataset, Path(args.src), Path(args.out), options, workers=args.workers,
-        source_options=extra, config=args.config,
+        source_options=extra, config=args.config, executor=args.executor, address=args.address,
     )  # fmt: skip
     sys.stdout.write(
         f"{result.samples} samples in {result.out} ({result.shards_written} shards written, "
@@ -228,14 +232,67 @@ def build_parser() -> argparse.ArgumentParser:
         default=ConvertOptions.row_group_bytes,
         help="Parquet row-group target (default 100MB)",
     )
+    p.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="local: --workers processes here; ray: one Ray task per shard (pip install "
+        '"cxrhub[ray]"); the output is identical',
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        help="with --executor ray: the cluster to join (auto, host:6379, ray://host:10001); "
+        "default: a new local one, or RAY_ADDRESS",
+    )
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("verify", help="re-hash and re-read a converted folder against index.json")
     p.add_argument("out")
     p.set_defaults(func=cmd_verify)
+    p = sub.add_parser("plan", help="what a conversion will do: samples, shards, size, time")
+    p.add_argument("dataset", choices=builders.names())
+    p.add_argument("src", help="the download's root folder")
+    _add_plan_arguments(p)
+    p.add_argument("--probe", type=int, default=8, help="records to convert as a timed probe")
+    p.add_argument("--workers", type=int, default=1, help="workers to estimate the wall time for")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.set_defaults(func=cmd_plan)
+
     dicom_cli.add_subparser(sub)
     publish_cli.add_subparser(sub)
     return parser
+
+
+def _add_plan_arguments(p: argparse.ArgumentParser) -> None:
+    """The options that shape the plan, shared by ``plan`` (and meant for ``convert``)."""
+    p.add_argument("--formats", type=_formats, default=None, help="parquet,webdataset")
+    p.add_argument("--config", default=builders.DEFAULT_CONFIG, help="a builder config")
+    p.add_argument("--source-option", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--shard-samples", type=int, default=ConvertOptions.max_shard_samples)
+    p.add_argument("--shard-size", type=parse_size, default=ConvertOptions.max_shard_bytes)
+    p.add_argument("--row-group-size", type=parse_size, default=ConvertOptions.row_group_bytes)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Print the plan and the probe's projection of a conversion."""
+    from dataclasses import asdict
+
+    from cxrhub.shards.estimate import estimate, render
+
+    formats = args.formats or builders.config(builders.load(args.dataset), args.config)[2]
+    options = ConvertOptions(
+        formats=formats,
+        max_shard_samples=args.shard_samples,
+        max_shard_bytes=args.shard_size,
+        row_group_bytes=args.row_group_size,
+    )
+    est = estimate(
+        args.dataset, Path(args.src), options, config=args.config, probe=args.probe,
+        source_options=dict(_key_value(o) for o in args.source_option), workers=args.workers,
+    )  # fmt: skip
+    sys.stdout.write(json.dumps(asdict(est), indent=1) + "\n" if args.json else render(est))
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

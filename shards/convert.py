@@ -18,7 +18,7 @@ from cxrhub.builders._spec import Record
 from cxrhub.shards import finalize
 from cxrhub.shards.atomic import remove_temps, write_json
 from cxrhub.shards.errors import BadInputError, CxrhubError, OutputError
-from cxrhub.shards.executors import LocalExecutor
+from cxrhub.shards.executors import Executor, make_executor
 from cxrhub.shards.plan import ShardTask, plan_shards
 from cxrhub.shards.schema import KEY_PATTERN, image_list_fields
 from cxrhub.shards.worker import POLICIES, handle_bad_input
@@ -82,6 +82,8 @@ def convert(
     workers: int = 1,
     source_options: dict[str, str] | None = None,
     config: str = builders.DEFAULT_CONFIG,
+    executor: str | Executor = "local",
+    address: str | None = None,
 ) -> ConvertResult:
     """Convert the download at ``src`` into ``out``; rerunning resumes where a run stopped.
 
@@ -89,8 +91,13 @@ def convert(
     ``config`` names one of the builder's configs: another than ``default`` goes to
     ``out/<config>/`` (its own shards, manifest, errors and ``index.json``; the card at ``out``
     lists every config converted there).
+
+    ``executor``: ``local`` (``workers`` processes on this machine), ``ray`` (one Ray task per
+    shard on the cluster at ``address``, or a local one) or an object with the same ``run``; the
+    output bytes do not depend on it.
     """
     options = options or ConvertOptions()
+    runner = make_executor(executor, workers=workers, address=address)
     module = builders.load(dataset)
     if not builders.is_convertible(module):
         raise CxrhubError(
@@ -127,9 +134,7 @@ def convert(
         write_json(state / f"{task.name}.json", result)
         results[task.name] = result
 
-    LocalExecutor(workers).run(
-        pending, run_options, on_shard, total_samples=sum(len(t.records) for t in pending)
-    )
+    runner.run(pending, run_options, on_shard, total_samples=sum(len(t.records) for t in pending))
     errors = finalize.write_outputs(
         target, module, tasks, results, plan_errors, layout=layout, options=options.to_dict(),
         config=config, features=features, card_root=out,

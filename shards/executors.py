@@ -2,6 +2,7 @@
 
 ``LocalExecutor(workers=N)`` runs ``worker.run`` in N spawned processes, each on its strided share
 of the pending shards, and streams their reports back for the progress bar and the markers.
+``RayExecutor`` (``cxrhub.shards.ray_executor``) runs them as Ray tasks; ``make_executor`` picks.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import queue
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from typing import Protocol
 
 from tqdm.auto import tqdm
 
@@ -18,10 +20,41 @@ from cxrhub.shards import worker
 from cxrhub.shards.errors import ConversionStopped
 from cxrhub.shards.plan import ShardTask
 
-__all__ = ["LocalExecutor"]
+__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "make_executor"]
 
+EXECUTORS = ("local", "ray")
 _QUEUE = None
 _STOP = None
+
+
+class Executor(Protocol):
+    """Writes shard tasks; ``on_shard(result)`` runs in the calling process per finished shard."""
+
+    def run(
+        self,
+        tasks: list[ShardTask],
+        options: dict,
+        on_shard: Callable[[dict], None],
+        total_samples: int,
+    ) -> None: ...
+
+
+def make_executor(
+    kind: str | Executor, *, workers: int = 1, address: str | None = None
+) -> Executor:
+    """``local`` (``workers`` processes), ``ray`` (Ray tasks on the cluster at ``address``; its
+    size decides concurrency, ``workers`` is not used), or an executor object as it is."""
+    if not isinstance(kind, str):
+        return kind
+    if kind == "local":
+        if address is not None:
+            raise ValueError("address is for the ray executor; the local one runs here")
+        return LocalExecutor(workers)
+    if kind == "ray":
+        from cxrhub.shards.ray_executor import RayExecutor
+
+        return RayExecutor(address)
+    raise ValueError(f"executor {kind!r}: choose from {', '.join(EXECUTORS)}")
 
 
 class LocalExecutor:
