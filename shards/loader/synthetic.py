@@ -8,6 +8,10 @@ and any size can be built in seconds without a synthetic download and a conversi
 
 from __future__ import annotations
 
+import atexit
+import functools
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,10 +24,36 @@ from cxrhub.shards.dicom.encode import encode_archival, encode_variant
 from cxrhub.shards.schema import tar_members
 from cxrhub.shards.writers import ParquetShardWriter, TarShardWriter
 
-__all__ = ["ENCODINGS", "encode", "features", "synthetic_image", "write_output"]
+__all__ = [
+    "ENCODINGS",
+    "converted_sample",
+    "encode",
+    "features",
+    "synthetic_image",
+    "write_output",
+]
 
 ENCODINGS = ("npy", "png", "jpeg", "htj2k", "png16")
 FORMATS = ("parquet", "webdataset")
+
+
+@functools.cache
+def converted_sample(name: str, max_shard_samples: int = 1) -> Path:
+    """A builder's synthetic download converted by the real pipeline (``convert``) into a
+    temporary folder: cached per process, removed at exit. Small shards give many shards."""
+    from cxrhub import builders
+    from cxrhub.shards.convert import ConvertOptions, convert
+
+    base = Path(tempfile.mkdtemp(prefix=f"cxrhub-loader-{name}-"))
+    atexit.register(shutil.rmtree, base, ignore_errors=True)
+    module = builders.load(name)
+    src = module.write_sample(base / "src")
+    extra = {k: str(src / v) for k, v in getattr(module, "SAMPLE_OPTIONS", {}).items()}
+    options = ConvertOptions(max_shard_samples=max_shard_samples, decode_timeout=0)
+    result = convert(name, src, base / "out", options, source_options=extra)
+    if result.errors:
+        raise RuntimeError(f"{name}: the sample conversion reported {result.errors}")
+    return base / "out"
 
 
 def features(label: str | None = "labels") -> Features:
