@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import pickle
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -248,12 +246,8 @@ def test_prefetch_and_pickled_sources_share_the_cache(shard_server, nih_out, tmp
     src.close()
 
 
-_FETCH_IN_A_PROCESS = """
-import json, sys
-from cxrhub.shards.loader.remote import HttpSource
-url, cache, token, entry = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
-print(HttpSource(url, token=token, cache_dir=cache, backoff=0.01).fetch(entry))
-"""
+def _fetch_in_a_process(url: str, cache: Path, entry: dict, out: Path) -> None:
+    out.write_text(str(HttpSource(url, token=TOKEN, cache_dir=cache, **FAST).fetch(entry)))
 
 
 def test_two_processes_fetching_one_shard_end_with_one_correct_file(
@@ -262,18 +256,24 @@ def test_two_processes_fetching_one_shard_end_with_one_correct_file(
     entry = max(entries(source(shard_server, tmp_path).index()), key=lambda e: e["bytes"])
     shard_server.delay = 0.01  # a slow body, so the second process arrives mid-download
     cache = tmp_path / "cache"
-    args = [shard_server.url + "/out", str(cache), TOKEN, json.dumps(entry)]
-    env = {**os.environ, "PYTHONPATH": ""}
-    code = textwrap.dedent(_FETCH_IN_A_PROCESS)
+    context = multiprocessing.get_context("fork")  # like DataLoader workers on Linux
     procs = [
-        subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, env=env)
-        for _ in range(2)
+        context.Process(
+            target=_fetch_in_a_process,
+            args=(shard_server.url + "/out", cache, entry, tmp_path / f"out{i}"),
+        )
+        for i in range(2)
     ]
-    outs = [proc.communicate(timeout=60)[0].decode().strip() for proc in procs]
-    assert all(proc.returncode == 0 for proc in procs)
-    assert outs[0] == outs[1]
-    assert [p.name for p in cached_files(cache)] == [Path(outs[0]).name]
-    assert Path(outs[0]).read_bytes() == (nih_out / entry["file"]).read_bytes()
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=60)
+    assert [proc.exitcode for proc in procs] == [0, 0]
+    outs = {(tmp_path / f"out{i}").read_text() for i in range(2)}
+    assert len(outs) == 1
+    (out,) = outs
+    assert [p.name for p in cached_files(cache)] == [Path(out).name]
+    assert Path(out).read_bytes() == (nih_out / entry["file"]).read_bytes()
     assert shard_server.count(f"/out/{entry['file']}") == 1  # the second waited for the first
 
 
