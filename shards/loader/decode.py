@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import io
+import logging
 from collections.abc import Callable
 
 import numpy as np
@@ -41,6 +42,7 @@ except ImportError:  # pragma: no cover
 
 __all__ = ["ImageDecodeError", "decode_image", "gpu_decoder", "image_kind", "make_decoder"]
 
+logger = logging.getLogger(__name__)
 _NPY_MAGIC = b"\x93NUMPY"
 _KINDS = (
     (_NPY_MAGIC, "npy"),
@@ -93,7 +95,7 @@ def _npy(data: bytes | memoryview) -> np.ndarray:
 def _pillow(data: bytes | memoryview) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as image:
         image.load()
-        return np.asarray(image)
+        return np.array(image)  # writable, like the codecs' arrays
 
 
 def _codec(name: str) -> Callable | None:
@@ -111,11 +113,21 @@ def _chain(*names: str) -> Callable[[bytes], np.ndarray]:
         for func in funcs[:-1]:
             try:
                 return np.asarray(func(data))
-            except Exception:  # noqa: BLE001, PERF203 - a codec failure falls through to the next
-                continue
+            except Exception as exc:  # noqa: BLE001, PERF203 - falls through to the next codec
+                _warn_once(func, exc)
         return funcs[-1](data)
 
     return decode
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(func: Callable, exc: Exception) -> None:
+    name = getattr(func, "__name__", str(func))
+    if name not in _WARNED:
+        _WARNED.add(name)
+        logger.warning("%s failed (%s); falling back to the next decoder", name, exc)
 
 
 _DECODERS: dict[str, Callable] = {

@@ -207,7 +207,7 @@ def _binary_getter(array: pa.Array, valid: pa.Array) -> Callable[[int], memoryvi
     width = np.int64 if pa.types.is_large_binary(array.type) else np.int32
     _, offsets_buf, data_buf = array.buffers()
     offsets = np.frombuffer(offsets_buf, dtype=width)[array.offset : array.offset + len(array) + 1]
-    data = memoryview(data_buf) if data_buf is not None else memoryview(b"")
+    data = memoryview(data_buf).cast("B") if data_buf is not None else memoryview(b"")
     ok = np.asarray(valid.to_numpy(zero_copy_only=False)) & np.asarray(
         array.is_valid().to_numpy(zero_copy_only=False)
     )

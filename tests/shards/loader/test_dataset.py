@@ -118,10 +118,11 @@ def test_resume_after_k_gives_the_rest_of_the_epoch(request, fmt, world, workers
     for out, split in _outputs(request):
         for rank in range(world):
             for worker in range(workers):
-                options = dict(
-                    split=split, format=fmt, image=None, seed=11, epoch=2, buffer=4, rank=rank,
-                    world_size=world, worker=worker, num_workers=workers,
-                )  # fmt: skip
+                options = {
+                    "split": split, "format": fmt, "image": None, "seed": 11, "epoch": 2,
+                    "buffer": 4, "rank": rank, "world_size": world, "worker": worker,
+                    "num_workers": workers,
+                }  # fmt: skip
                 full = _keys(StreamingDataset(out, **options))
                 for k in range(len(full) + 1):
                     ds = StreamingDataset(out, **options)
@@ -163,7 +164,7 @@ def test_restored_state_must_match_the_layout(uneven_out):
 
 
 def test_formats_give_the_same_samples(chexpert_out):
-    options = dict(split="train", image="image", columns=["path", "sex"], seed=3, buffer=4)
+    options = {"split": "train", "columns": ["path", "sex"], "seed": 3, "buffer": 4}
     wds = list(StreamingDataset(chexpert_out, format="webdataset", **options))
     pq = list(StreamingDataset(chexpert_out, format="parquet", **options))
     assert [s["key"] for s in wds] == [s["key"] for s in pq]
