@@ -59,11 +59,13 @@ class RemoteFetchError(CxrhubError, ConnectionError):
 
 
 class _Retryable(Exception):
-    """A transient failure; ``restart``: the partial download cannot be resumed."""
+    """A transient failure; ``restart``: the partial download cannot be resumed; ``wait``: the
+    server's ``Retry-After`` in seconds."""
 
-    def __init__(self, reason: str, *, restart: bool = False):
+    def __init__(self, reason: str, *, restart: bool = False, wait: float = 0.0):
         super().__init__(reason)
         self.restart = restart
+        self.wait = wait
 
 
 class _SameOriginAuth(urllib.request.HTTPRedirectHandler):
@@ -71,14 +73,9 @@ class _SameOriginAuth(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if new is not None and _origin(newurl) != _origin(req.full_url):
-            new.remove_header("Authorization")
+        if new is not None and urlsplit(newurl)[:2] != urlsplit(req.full_url)[:2]:
+            new.remove_header("Authorization")  # another scheme or host[:port]
         return new
-
-
-def _origin(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
 
 
 class HttpSource:
@@ -260,11 +257,11 @@ class HttpSource:
             return self._opener.open(request, timeout=self.timeout)
         except urllib.error.HTTPError as exc:
             exc.close()
-            raise self._status_error(url, exc.code, str(exc.reason)) from None
+            raise self._status_error(url, exc.code, str(exc.reason), exc.headers) from None
         except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
             raise _Retryable(_reason(exc)) from None
 
-    def _status_error(self, url: str, code: int, reason: str) -> Exception:
+    def _status_error(self, url: str, code: int, reason: str, headers) -> Exception:
         if code in (401, 403):
             given = "the token given was refused" if self._token else "no token was given"
             return RemoteAuthError(f"{url}: HTTP {code} {reason}; {given}: {self._auth_hint}")
@@ -273,7 +270,8 @@ class HttpSource:
         if code == 416:
             return _Retryable("HTTP 416 range not satisfiable", restart=True)
         if code in _RETRY_STATUS:
-            return _Retryable(f"HTTP {code} {reason}")
+            after = (headers or {}).get("Retry-After", "")
+            return _Retryable(f"HTTP {code} {reason}", wait=float(after) if after.isdigit() else 0)
         return RemoteFetchError(f"{url}: HTTP {code} {reason}")
 
     def _retrying(self, url: str, attempt_fn):
@@ -287,7 +285,7 @@ class HttpSource:
                         f"{url}: failed after {attempt + 1} attempts; last: {exc}"
                     ) from None
                 delay = min(self.max_backoff, self.backoff * 2**attempt)
-                delay *= 0.5 + random.random() / 2
+                delay = max(delay * (0.5 + random.random() / 2), min(exc.wait, self.max_backoff))
                 log.warning(
                     "%s: %s; retry %d/%d in %.2fs", url, exc, attempt + 1, self.retries, delay
                 )

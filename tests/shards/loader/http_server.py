@@ -18,7 +18,8 @@ class ShardServer:
     Attributes tests set:
         token: required as ``Authorization: Bearer <token>`` (None: no auth).
         faults: path -> list of actions taken once each, in order, before serving normally:
-            ``"503"`` (answer 503), ``"drop"`` (send half the body, then close the socket),
+            ``"503"`` (answer 503), ``"429"`` (answer 429 with ``Retry-After: 1``),
+            ``"drop"`` (send half the body, then close the socket),
             ``"corrupt"`` (flip the first byte of the body).
         overrides: path -> the bytes served instead of the file's.
         ranges: whether ``Range: bytes=N-`` is honoured (206) or ignored (200, whole body).
@@ -94,8 +95,8 @@ def _handler(server: ShardServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Location", server.redirects[path])
                 self.send_header("Content-Length", "0")
                 return self.end_headers()
-            if fault == "503":
-                return self._status(503)
+            if fault in ("503", "429"):
+                return self._status(int(fault))
             target = server.resolve(path)
             if target is None:
                 return self._status(404)
@@ -107,6 +108,8 @@ def _handler(server: ShardServer) -> type[BaseHTTPRequestHandler]:
         def _status(self, code: int) -> None:
             self.send_response(code)
             self.send_header("Content-Length", "0")
+            if code == 429:
+                self.send_header("Retry-After", "1")
             self.end_headers()
 
         def _body(self, data: bytes, *, drop: bool) -> None:

@@ -7,6 +7,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import time
 from pathlib import Path
 
 import pytest
@@ -162,6 +163,14 @@ def test_503_is_retried_and_exhausted_retries_raise(shard_server, nih_out, tmp_p
         src.index()
     assert isinstance(RemoteFetchError("x"), ConnectionError)
     assert "retry 1/2" in caplog.text and TOKEN not in caplog.text
+
+
+def test_429_waits_as_long_as_retry_after_says(shard_server, tmp_path):
+    src = source(shard_server, tmp_path, max_backoff=5)
+    shard_server.faults["/out/index.json"] = ["429"]
+    start = time.monotonic()
+    assert src.index()["dataset"] == "nih-cxr14"
+    assert time.monotonic() - start >= 1
 
 
 def test_refused_connection_is_retried_then_raised(tmp_path):
