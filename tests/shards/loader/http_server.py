@@ -19,7 +19,8 @@ class ShardServer:
         token: required as ``Authorization: Bearer <token>`` (None: no auth).
         faults: path -> list of actions taken once each, in order, before serving normally:
             ``"503"`` (answer 503), ``"429"`` (answer 429 with ``Retry-After: 1``),
-            ``"drop"`` (send half the body, then close the socket),
+            ``"drop"`` (send half the body, then close the socket), ``"reset"`` (close the
+            socket without answering),
             ``"corrupt"`` (flip the first byte of the body).
         overrides: path -> the bytes served instead of the file's.
         ranges: whether ``Range: bytes=N-`` is honoured (206) or ignored (200, whole body).
@@ -95,6 +96,9 @@ def _handler(server: ShardServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Location", server.redirects[path])
                 self.send_header("Content-Length", "0")
                 return self.end_headers()
+            if fault == "reset":
+                self.close_connection = True
+                return self.connection.shutdown(socket.SHUT_RDWR)
             if fault in ("503", "429"):
                 return self._status(int(fault))
             target = server.resolve(path)

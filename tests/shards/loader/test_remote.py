@@ -153,6 +153,13 @@ def test_server_ignoring_range_makes_the_download_start_over(shard_server, nih_o
     assert shard_server.count(path) == 3
 
 
+@pytest.mark.parametrize("fault", ["503", "reset", "drop"])
+def test_index_fetch_survives_one_transient_failure(shard_server, tmp_path, fault):
+    shard_server.faults["/out/index.json"] = [fault]
+    assert source(shard_server, tmp_path).index()["dataset"] == "nih-cxr14"
+    assert shard_server.count("/out/index.json") == 2
+
+
 def test_503_is_retried_and_exhausted_retries_raise(shard_server, nih_out, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     src = source(shard_server, tmp_path, retries=2)
