@@ -119,10 +119,9 @@ class StreamingDataset:
         self.entries: list[dict] = self.index["splits"][split][self.format]
         self.counts = [int(e["samples"]) for e in self.entries]
         self.name = name or self.index.get("dataset", "")
-        self.image, self.columns = image, list(columns)
+        self.image, self.columns, self.label = image, list(columns), label
         self._check_columns()
         self.family = choose_family(self.features, label)
-        self.label = label
         self.labels = LabelMapper(policy, blank)
         self.shuffle, self.seed, self.buffer, self.epoch = shuffle, seed, buffer, epoch
         self.rank, self.world_size, self.even = rank, world_size, even
@@ -150,6 +149,14 @@ class StreamingDataset:
         unknown = [c for c in wanted if c not in self.features]
         if unknown:
             raise LoaderConfigError(f"unknown columns {unknown}; known: {sorted(self.features)}")
+        taken = {"key", "dataset"}
+        taken |= {"image"} if self.image is not None else set()
+        taken |= {"labels", "label_mask"} if self.label is not None else set()
+        if taken & set(self.columns):
+            raise LoaderConfigError(
+                f"columns {sorted(taken & set(self.columns))} would overwrite the sample's own "
+                "keys; pass label=None (or image=None) to read such a column under its name"
+            )
         if self.image is not None and self.features[self.image].get("_type") != "Image":
             raise LoaderConfigError(f"image={self.image!r} is not an Image column")
         if self.format == "webdataset":
