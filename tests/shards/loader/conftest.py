@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from http_server import ShardServer
-
-TOKEN = "tok-7f3a9c1e-remote-secret"
+from http_server import TOKEN, ShardServer
 
 
 @pytest.fixture

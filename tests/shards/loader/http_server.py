@@ -10,6 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+TOKEN = "tok-7f3a9c1e-remote-secret"  # the bearer token the test server wants
+
 
 class ShardServer:
     """Serve ``routes`` (URL prefix -> folder). Requests are recorded in ``requests`` as

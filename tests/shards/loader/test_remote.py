@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TOKEN
+from http_server import TOKEN
 
 from cxrhub.shards.errors import CxrhubError
 from cxrhub.shards.loader.cache import ShardCache
