@@ -85,6 +85,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         max_shard_samples=args.shard_samples,
         max_shard_bytes=args.shard_size,
         row_group_bytes=args.row_group_size,
+        shard_multiple=args.shard_multiple,
     )
     extra = dict(_key_value(o) for o in args.source_option)
     if args.executor == "ray" and args.workers != 1:
@@ -224,7 +225,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--shard-size",
         type=parse_size,
         default=ConvertOptions.max_shard_bytes,
-        help="max source bytes per shard (default 500MB)",
+        help="max estimated output bytes per shard (default 1GB; DICOM archival copies count "
+        "a third of the source file)",
+    )
+    p.add_argument(
+        "--shard-multiple",
+        type=int,
+        default=ConvertOptions.shard_multiple,
+        metavar="N",
+        help="make each split's shard count a multiple of N (nodes x workers that will read it)",
     )
     p.add_argument(
         "--row-group-size",

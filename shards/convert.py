@@ -32,14 +32,20 @@ STATE_DIR = ".cxrhub"
 
 @dataclass(frozen=True)
 class ConvertOptions:
-    """What shapes the output (recorded in ``index.json``); the worker count does not."""
+    """What shapes the output (recorded in ``index.json``); the worker count does not.
+
+    ``max_shard_bytes`` bounds a shard's estimated output bytes (``plan.output_bytes``: files
+    kept as released count whole, DICOM archival copies about a third), so tar and Parquet shards
+    land near 1 GB. ``shard_multiple`` N makes each split's shard count a multiple of N.
+    """
 
     formats: tuple[str, ...] = FORMATS
     on_error: str = "warn"
     max_shard_samples: int = 10_000
-    max_shard_bytes: int = 500 * 1000**2
+    max_shard_bytes: int = 1000**3
     row_group_bytes: int = 100 * 1000**2
     decode_timeout: float = 120.0
+    shard_multiple: int = 1
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.formats) - set(FORMATS))
@@ -47,8 +53,11 @@ class ConvertOptions:
             raise ValueError(f"formats {list(self.formats)}: choose from {', '.join(FORMATS)}")
         if self.on_error not in POLICIES:
             raise ValueError(f"on_error {self.on_error!r}: choose from {', '.join(POLICIES)}")
-        if min(self.max_shard_samples, self.max_shard_bytes, self.row_group_bytes) < 1:
+        sizes = (self.max_shard_samples, self.max_shard_bytes, self.row_group_bytes)
+        if min(sizes) < 1:
             raise ValueError("shard and row-group sizes must be positive")
+        if self.shard_multiple < 1:
+            raise ValueError(f"shard_multiple must be >= 1, got {self.shard_multiple}")
 
     def to_dict(self) -> dict:
         """The options as recorded in ``index.json``."""
@@ -59,6 +68,15 @@ class ConvertOptions:
             "max_shard_bytes": self.max_shard_bytes,
             "row_group_bytes": self.row_group_bytes,
             "decode_timeout": self.decode_timeout,
+            "shard_multiple": self.shard_multiple,
+        }
+
+    def plan_options(self) -> dict:
+        """The keyword arguments of :func:`~cxrhub.shards.plan.plan_shards`."""
+        return {
+            "max_samples": self.max_shard_samples,
+            "max_bytes": self.max_shard_bytes,
+            "multiple": self.shard_multiple,
         }
 
 
@@ -113,10 +131,7 @@ def convert(
     state = _state_dir(out, config)
     state.mkdir(parents=True, exist_ok=True)
     records, plan_errors = collect_records(module, src, options.on_error, extra, records_fn)
-    tasks = plan_shards(
-        records, module.SPEC.splits, src,
-        max_samples=options.max_shard_samples, max_bytes=options.max_shard_bytes,
-    )  # fmt: skip
+    tasks = plan_shards(records, module.SPEC.splits, src, **options.plan_options())
     run_options = {
         "dataset": dataset, "config": config, "src": str(src), "out": str(target),
         **options.to_dict(),

@@ -1,12 +1,14 @@
-"""Deterministic shard planning: sorted records cut into shards by sample count and source bytes.
+"""Deterministic shard planning: sorted records cut into shards by sample count and output bytes.
 
-The plan depends only on the records and the size options, never on the worker count, so any
-number of workers writes the same shards.
+The plan depends only on the records, their source files' sizes and the size options, never on
+the worker count, so any number of workers (local or Ray) writes the same shards.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -14,7 +16,21 @@ from cxrhub.builders._spec import Record
 from cxrhub.shards import __version__
 from cxrhub.shards.atomic import dumps
 
-__all__ = ["ShardTask", "media_paths", "plan_shards"]
+__all__ = [
+    "ARCHIVAL_RATIO",
+    "DISPLAY_RATIO",
+    "ShardTask",
+    "media_paths",
+    "output_bytes",
+    "plan_shards",
+]
+
+# Output bytes per source byte, by what a record makes of a file (the planner's size estimate).
+# Uncompressed DICOM -> lossless HTJ2K: ~1/2.9 for 12-bit CR/DX; noisier 15-bit data compresses
+# less (pydicom-data's RG1_UNCR: 1/1.63), compressed releases not at all: pass --shard-size there.
+ARCHIVAL_RATIO = 1 / 2.9
+DISPLAY_RATIO = 0.01  # a 512 px JPEG or PNG of a multi-MB DICOM
+_RATIOS = {"copy": 1.0, "archival": ARCHIVAL_RATIO, "display": DISPLAY_RATIO, "header": 0.0}
 
 
 @dataclass(frozen=True)
@@ -56,25 +72,35 @@ def plan_shards(
     *,
     max_samples: int,
     max_bytes: int,
+    multiple: int = 1,
 ) -> list[ShardTask]:
     """Cut each split's records (sorted by key) into shards of at most ``max_samples`` samples
-    and about ``max_bytes`` bytes of source media. A split with no records gets no shard
-    (``datasets`` refuses a declared split without data)."""
+    and about ``max_bytes`` estimated output bytes (:func:`output_bytes`). With ``multiple`` N
+    above 1, each split's shard count becomes the next multiple of N (N x the workers that will
+    read it), the records then cut into that many groups of equal size; a split of fewer than N
+    samples gets one shard per sample. A split with no records gets no shard (``datasets``
+    refuses a declared split without data)."""
+    if min(max_samples, max_bytes, multiple) < 1:
+        raise ValueError("max_samples, max_bytes and multiple must be >= 1")
     tasks: list[ShardTask] = []
     for split in splits:
         chosen = sorted((r for r in records if r.split == split), key=lambda r: r.key)
         if not chosen:
             continue
-        groups = _cut(chosen, root, max_samples=max_samples, max_bytes=max_bytes)
+        sizes = [output_bytes(r, root) for r in chosen]
+        groups = _cut(chosen, sizes, max_samples=max_samples, max_bytes=max_bytes)
+        if multiple > 1:
+            count = _multiple_count(len(groups), len(chosen), multiple)
+            weights = [max(max_bytes, s * max_samples) for s in sizes]  # share of a shard, x M*B
+            groups = _equal_cut(chosen, weights, count)
         tasks += [ShardTask(split, i, len(groups), tuple(g)) for i, g in enumerate(groups)]
     return tasks
 
 
-def _cut(records: list[Record], root: Path, *, max_samples: int, max_bytes: int) -> list[list]:
+def _cut(records: list[Record], sizes: list[int], *, max_samples: int, max_bytes: int) -> list:
     groups: list[list[Record]] = [[]]
     size = 0
-    for record in records:
-        record_bytes = sum(_size(root / rel) for rel in media_paths(record))
+    for record, record_bytes in zip(records, sizes, strict=True):
         current = groups[-1]
         if current and (len(current) >= max_samples or size + record_bytes > max_bytes):
             groups.append([])
@@ -84,10 +110,46 @@ def _cut(records: list[Record], root: Path, *, max_samples: int, max_bytes: int)
     return groups
 
 
+def _multiple_count(cut: int, samples: int, multiple: int) -> int:
+    """The smallest multiple of ``multiple`` not below ``cut``; at most one sample per shard."""
+    if samples < multiple:
+        return samples
+    count = -(-cut // multiple) * multiple
+    return count if count <= samples else samples // multiple * multiple
+
+
+def _equal_cut(records: list[Record], weights: list[int], count: int) -> list[list[Record]]:
+    """``count`` consecutive non-empty groups of about equal total weight (integer arithmetic:
+    the same cut on every machine)."""
+    prefix = list(itertools.accumulate(weights))
+    total, bounds = prefix[-1], [0]
+    for j in range(1, count):
+        at = bisect.bisect_left(prefix, -(-j * total // count)) + 1  # first prefix >= j/count
+        bounds.append(min(max(at, bounds[-1] + 1), len(records) - (count - j)))
+    bounds.append(len(records))
+    return [records[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+def output_bytes(record: Record, root: Path) -> int:
+    """The bytes a record is expected to add to a shard, from its source files' sizes: a file
+    kept as released counts whole, a DICOM's archival copy ``ARCHIVAL_RATIO`` of it (lossless
+    HTJ2K of the usual uncompressed release), a display variant ``DISPLAY_RATIO``, a header
+    nothing (a few KB)."""
+    total = 0.0
+    for media in _media_items(record):
+        path = media if isinstance(media, str) else media["path"]
+        output = "copy" if isinstance(media, str) else media.get("output", "copy")
+        total += _size(root / path) * _RATIOS.get(output, 1.0)
+    return round(total)
+
+
+def _media_items(record: Record) -> list:
+    return [m for v in record.media.values() for m in (v if isinstance(v, list) else [v])]
+
+
 def media_paths(record: Record) -> list[str]:
     """The distinct source files a record reads."""
-    items = [m for v in record.media.values() for m in (v if isinstance(v, list) else [v])]
-    return sorted({m if isinstance(m, str) else m["path"] for m in items})
+    return sorted({m if isinstance(m, str) else m["path"] for m in _media_items(record)})
 
 
 def _size(path: Path) -> int:
