@@ -304,9 +304,11 @@ def _evict(path: Path) -> bool:
     try:
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.stat(path).st_ino != os.fstat(fd).st_ino:
+            return False  # replaced by a newer copy meanwhile: not the file we locked
         path.unlink(missing_ok=True)
         return True
-    except BlockingIOError:
+    except (BlockingIOError, FileNotFoundError):
         return False
     finally:
         os.close(fd)
