@@ -106,12 +106,15 @@ class TarShardWriter:
 
 
 def _approx_bytes(example: dict) -> int:
-    size = 64
-    for value in example.values():
-        if isinstance(value, dict) and isinstance(value.get("bytes"), bytes):
-            size += len(value["bytes"])
-        elif isinstance(value, (str, bytes)):
-            size += len(value)
-        else:
-            size += 16
-    return size
+    return 64 + sum(_value_bytes(value) for value in example.values())
+
+
+def _value_bytes(value: object) -> int:
+    """About what a value weighs in a row group: image and text bytes, lists of them summed."""
+    if isinstance(value, dict) and isinstance(value.get("bytes"), bytes):
+        return len(value["bytes"])
+    if isinstance(value, (str, bytes)):
+        return len(value)
+    if isinstance(value, list):
+        return 16 + sum(_value_bytes(v) for v in value)
+    return 16

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import io
 import json
+import random
 import sys
 import tarfile
 
@@ -195,3 +196,33 @@ def test_a_null_image_column_is_a_json_null_member(tmp_path):
     with tarfile.open(tmp_path / "x.tar") as tar:
         members = {m.name: tar.extractfile(m).read() for m in tar}
     assert members == {"a.image.png": png, "a.png.json": b"null"}
+
+
+def _noise(n: int, seed: int) -> bytes:
+    """Incompressible bytes (encoded images are: Parquet cannot shrink them)."""
+    return random.Random(seed).randbytes(n)
+
+
+def test_parquet_row_groups_land_near_their_target(tmp_path):
+    features = Features({"key": Value("string"), "image": Image()})
+    path = tmp_path / "s.parquet"
+    examples = [{"key": f"k{i}", "image": {"bytes": _noise(10_000, i), "path": None}}
+                for i in range(20)]  # fmt: skip
+    _write(ParquetShardWriter(path, features, row_group_bytes=50_000), examples)
+    meta = pq.ParquetFile(path).metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [5, 5, 5, 5]
+    assert all(50_000 <= meta.row_group(i).total_byte_size < 62_000 for i in range(4))
+
+
+def test_parquet_row_groups_count_every_image_of_a_list(tmp_path):
+    features = Features({"key": Value("string"), "images": List(Image())})
+    path = tmp_path / "s.parquet"
+    examples = [
+        {"key": f"k{i}", "images": [{"bytes": _noise(10_000, 3 * i + j), "path": None}
+                                    for j in range(3)]}
+        for i in range(6)
+    ]  # fmt: skip
+    _write(ParquetShardWriter(path, features, row_group_bytes=55_000), examples)
+    meta = pq.ParquetFile(path).metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [2, 2, 2]
+    assert pq.read_table(path).to_pylist() == examples
