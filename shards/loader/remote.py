@@ -33,6 +33,7 @@ from cxrhub.shards.loader.source import INDEX, ShardIntegrityError
 
 __all__ = [
     "HttpSource",
+    "HubLocationError",
     "HubSource",
     "RemoteAuthError",
     "RemoteFetchError",
@@ -56,6 +57,10 @@ class RemoteNotFoundError(CxrhubError, FileNotFoundError):
 
 class RemoteFetchError(CxrhubError, ConnectionError):
     """A download failed for good: retries exhausted or an unexpected HTTP status."""
+
+
+class HubLocationError(CxrhubError, ValueError):
+    """An ``hf://`` location that is not ``hf://datasets/ORG/REPO[@REVISION][/SUBFOLDER]``."""
 
 
 class _Retryable(Exception):
@@ -385,12 +390,10 @@ class HubSource(HttpSource):
 def parse_hub_location(location: str) -> tuple[str, str, str]:
     """``hf://datasets/ORG/REPO[@REVISION][/SUBFOLDER]`` -> ``(repo_id, revision, subfolder)``."""
     prefix = "hf://datasets/"
-    if not location.startswith(prefix):
-        raise ValueError(f"{location!r}: expected hf://datasets/ORG/REPO[@REVISION][/SUBFOLDER]")
     parts = location[len(prefix) :].strip("/").split("/")
-    if len(parts) < 2 or not parts[0] or not parts[1]:
-        raise ValueError(f"{location!r}: expected hf://datasets/ORG/REPO[@REVISION][/SUBFOLDER]")
-    repo, _, revision = parts[1].partition("@")
-    if not repo:
-        raise ValueError(f"{location!r}: no repository name before '@'")
+    repo, _, revision = parts[1].partition("@") if len(parts) > 1 else ("", "", "")
+    if not location.startswith(prefix) or not parts[0] or not repo:
+        raise HubLocationError(
+            f"{location!r}: expected hf://datasets/ORG/REPO[@REVISION][/SUBFOLDER]"
+        )
     return f"{parts[0]}/{repo}", unquote(revision) or "main", "/".join(parts[2:])

@@ -17,6 +17,7 @@ from cxrhub.shards.errors import CxrhubError
 from cxrhub.shards.loader.cache import ShardCache
 from cxrhub.shards.loader.remote import (
     HttpSource,
+    HubLocationError,
     HubSource,
     RemoteAuthError,
     RemoteFetchError,
@@ -352,7 +353,9 @@ def test_parse_hub_location(location, parsed):
     assert parse_hub_location(location) == parsed
 
 
-@pytest.mark.parametrize("bad", ["hf://models/org/repo", "hf://datasets/org", "hf://datasets/o/@v"])
+@pytest.mark.parametrize(
+    "bad", ["hf://models/org/repo", "hf://datasets/org", "hf://datasets/o/@v", "hf://datasets//r"]
+)
 def test_parse_hub_location_rejects(bad):
-    with pytest.raises(ValueError, match="hf://"):
+    with pytest.raises(HubLocationError, match="expected hf://datasets/ORG/REPO"):
         parse_hub_location(bad)
