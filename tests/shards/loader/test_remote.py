@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from http_server import TOKEN
+from http_server import TOKEN, ShardServer
 
 from cxrhub.shards.errors import CxrhubError
 from cxrhub.shards.loader.cache import ShardCache
@@ -27,6 +27,23 @@ from cxrhub.shards.loader.remote import (
 from cxrhub.shards.loader.source import ShardIntegrityError, open_source
 
 FAST = {"backoff": 0.01, "max_backoff": 0.02, "timeout": 10}
+
+
+@pytest.fixture
+def shard_server(nih_out):
+    """``nih_out`` served at ``/out/`` and as the Hub dataset ``org/repo`` (revision ``main``,
+    and revision ``v1.0`` with subfolder ``sub``); all but ``/public/`` need ``Bearer TOKEN``.
+    (Defined here, not in a conftest.py: a second ``conftest`` module would shadow the root one
+    that other tests import helpers from.)"""
+    routes = {
+        "/out": nih_out,
+        "/public": nih_out,
+        "/datasets/org/repo/resolve/main": nih_out,
+        "/datasets/org/repo/resolve/v1.0/sub": nih_out,
+    }
+    with ShardServer(routes, token=TOKEN) as server:
+        server.public = ("/public/",)
+        yield server
 
 
 def entries(index: dict) -> list[dict]:
