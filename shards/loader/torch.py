@@ -55,10 +55,13 @@ class TorchStreamingDataset(IterableDataset):
         else:
             self.dataset = StreamingDataset(dataset, **options)
 
-    def __iter__(self) -> Iterator[dict]:
+    def _sync_worker(self) -> None:
         info = get_worker_info()
         if info is not None:
             self.dataset.set_worker(info.id, info.num_workers)
+
+    def __iter__(self) -> Iterator[dict]:
+        self._sync_worker()
         for sample in self.dataset:
             image = sample.get("image")
             if image is not None and hasattr(image, "__cuda_array_interface__"):
@@ -73,9 +76,12 @@ class TorchStreamingDataset(IterableDataset):
         self.dataset.set_epoch(epoch)
 
     def state_dict(self) -> dict:
-        """The wrapped loader's state (StatefulDataLoader calls this in each worker)."""
+        """The wrapped loader's state (StatefulDataLoader calls this in each worker, also
+        before the worker iterates)."""
+        self._sync_worker()
         return self.dataset.state_dict()
 
     def load_state_dict(self, state: dict) -> None:
         """Resume from ``state`` (StatefulDataLoader calls this in each worker)."""
+        self._sync_worker()
         self.dataset.load_state_dict(state)
