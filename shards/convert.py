@@ -232,7 +232,8 @@ def _state_dir(out: Path, config: str) -> Path:
 def _load_markers(
     out: Path, state: Path, tasks: list[ShardTask], shape: dict
 ) -> tuple[dict, list[ShardTask]]:
-    """Finished shards (marker, matching fingerprint, files present at their size) and the rest."""
+    """Finished shards (marker, matching fingerprint, files present at their size under this
+    plan's names: the same records in a plan of another shard count are rewritten) and the rest."""
     results, pending = {}, []
     for task in tasks:
         marker = state / f"{task.name}.json"
@@ -241,7 +242,9 @@ def _load_markers(
             result
             and result.get("fingerprint") == task.fingerprint(shape)
             and all(
-                (out / f["file"]).is_file() and (out / f["file"]).stat().st_size == f["bytes"]
+                f["file"] in (task.parquet_file, task.tar_file)
+                and (out / f["file"]).is_file()
+                and (out / f["file"]).stat().st_size == f["bytes"]
                 for f in result["files"].values()
             )
         ):

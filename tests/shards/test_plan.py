@@ -10,7 +10,7 @@ import pytest
 
 from cxrhub.builders._spec import Record
 from cxrhub.shards.cli import main
-from cxrhub.shards.convert import ConvertOptions
+from cxrhub.shards.convert import ConvertOptions, convert
 from cxrhub.shards.plan import ARCHIVAL_RATIO, DISPLAY_RATIO, output_bytes, plan_shards
 
 SPLITS = ("train", "validate", "test")
@@ -275,3 +275,16 @@ def test_cli_shard_multiple_is_planned_and_recorded(nih_src, tmp_path):
     assert {s: len(v["parquet"]) for s, v in index["splits"].items()} == {"train": 4, "test": 3}
     assert len(list((out / "data").glob("*.parquet"))) == 7
     assert main(["verify", str(out)]) == 0
+
+
+def test_a_shard_renamed_by_a_new_count_is_rewritten_not_reused(nih_src, tmp_path):
+    out = tmp_path / "out"
+    convert("nih-cxr14", nih_src, out, ConvertOptions(max_shard_samples=2))  # train: 2+2+1
+    result = convert(  # train: 2+1+1+1, its first shard the same records under a new name
+        "nih-cxr14", nih_src, out, ConvertOptions(max_shard_samples=2, shard_multiple=2)
+    )
+    assert (result.shards_written, result.shards_reused) == (4, 2)  # test's two shards kept
+    index = json.loads((out / "index.json").read_text())
+    names = [f["file"] for f in index["splits"]["train"]["parquet"]]
+    assert names == [f"data/train-{i:05d}-of-00004.parquet" for i in range(4)]
+    assert sorted(p.name for p in (out / "data").glob("train-*")) == [n[5:] for n in names]

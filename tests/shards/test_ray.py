@@ -37,8 +37,8 @@ def cluster() -> str:
 
 @pytest.fixture(scope="module")
 def big_src(tmp_path_factory) -> Path:
-    """Enough work (48 images of 768 px, 12 shards of 4) for a kill to land mid-run."""
-    return nih_cxr14.write_sample(tmp_path_factory.mktemp("big") / "src", extra=40, image_size=768)
+    """Enough work (40 images of 512 px, 10 shards of 4) for a kill to land mid-run."""
+    return nih_cxr14.write_sample(tmp_path_factory.mktemp("big") / "src", extra=32, image_size=512)
 
 
 @pytest.fixture(scope="module")
