@@ -26,8 +26,9 @@ __all__ = [
 ]
 
 # Output bytes per source byte, by what a record makes of a file (the planner's size estimate).
-# Uncompressed DICOM -> lossless HTJ2K: ~1/2.9 for 12-bit CR/DX (bench SYN: 1/2.83); noisier data
-# less (15-bit RG1_UNCR: 1/1.63), compressed releases not at all: pass --shard-size there.
+# Uncompressed DICOM -> lossless HTJ2K: ~1/2.9 for 12-bit CR/DX (bench SYN: 1/2.83); noisier
+# data compresses less (15-bit RG1_UNCR: 1/1.63), compressed releases not at all: pass
+# --shard-size there.
 ARCHIVAL_RATIO = 1 / 2.9
 DISPLAY_RATIO = 0.01  # a 512 px JPEG or PNG of a multi-MB DICOM
 _RATIOS = {"copy": 1.0, "archival": ARCHIVAL_RATIO, "display": DISPLAY_RATIO, "header": 0.0}
