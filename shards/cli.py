@@ -20,6 +20,7 @@ from cxrhub.shards import __version__, dicom_cli, publish_cli
 from cxrhub.shards.convert import FORMATS, ConvertOptions, convert
 from cxrhub.shards.errors import CxrhubError
 from cxrhub.shards.executors import EXECUTORS
+from cxrhub.shards.remote_out import is_url
 from cxrhub.shards.verify import verify
 
 __all__ = ["main"]
@@ -91,8 +92,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if args.executor == "ray" and args.workers != 1:
         logger.info("--workers is not used with --executor ray: the cluster's CPUs decide")
     result = convert(
-        args.dataset, Path(args.src), Path(args.out), options, workers=args.workers,
-        source_options=extra, config=args.config, executor=args.executor, address=args.address,
+        args.dataset, Path(args.src), args.out if is_url(args.out) else Path(args.out), options,
+        workers=args.workers, source_options=extra, config=args.config, executor=args.executor,
+        address=args.address, staging=Path(args.staging) if args.staging else None,
     )  # fmt: skip
     sys.stdout.write(
         f"{result.samples} samples in {result.out} ({result.shards_written} shards written, "
@@ -189,7 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convert", help="convert a local download to Parquet + WebDataset shards")
     p.add_argument("dataset", choices=builders.names())
     p.add_argument("src", help="the download's root folder")
-    p.add_argument("out", help="output folder (a hub dataset repo as it stands)")
+    p.add_argument(
+        "out", help="output folder (a hub dataset repo as it stands), or an fsspec URL"
+    )
     p.add_argument(
         "--formats",
         type=_formats,
@@ -253,6 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="with --executor ray: the cluster to join (auto, host:6379, ray://host:10001); "
         "default: a new local one, or RAY_ADDRESS",
+    )
+    p.add_argument(
+        "--staging",
+        default=None,
+        metavar="DIR",
+        help="with an fsspec URL as OUT (s3://...): the local folder the output is written to, "
+        "then uploaded from (index.json last); keep it to resume",
     )
     p.set_defaults(func=cmd_convert)
 

@@ -20,6 +20,7 @@ from cxrhub.shards.atomic import remove_temps, write_json
 from cxrhub.shards.errors import BadInputError, CxrhubError, OutputError
 from cxrhub.shards.executors import Executor, make_executor
 from cxrhub.shards.plan import ShardTask, plan_shards
+from cxrhub.shards.remote_out import is_url, upload
 from cxrhub.shards.schema import KEY_PATTERN, image_list_fields
 from cxrhub.shards.worker import POLICIES, handle_bad_input
 
@@ -94,7 +95,7 @@ class ConvertResult:
 def convert(
     dataset: str,
     src: Path,
-    out: Path,
+    out: Path | str,
     options: ConvertOptions | None = None,
     *,
     workers: int = 1,
@@ -102,6 +103,7 @@ def convert(
     config: str = builders.DEFAULT_CONFIG,
     executor: str | Executor = "local",
     address: str | None = None,
+    staging: Path | None = None,
 ) -> ConvertResult:
     """Convert the download at ``src`` into ``out``; rerunning resumes where a run stopped.
 
@@ -113,7 +115,19 @@ def convert(
     ``executor``: ``local`` (``workers`` processes on this machine), ``ray`` (one Ray task per
     shard on the cluster at ``address``, or a local one) or an object with the same ``run``; the
     output bytes do not depend on it.
+
+    ``out`` may be an fsspec URL (``s3://bucket/cxr``): the output is then written to the local
+    folder ``staging`` (resumable as usual) and uploaded there, ``index.json`` last.
     """
+    if is_url(out):
+        if staging is None:
+            raise OutputError(f"{out}: a URL output needs a local staging folder (--staging DIR)")
+        result = convert(
+            dataset, src, Path(staging), options, workers=workers, source_options=source_options,
+            config=config, executor=executor, address=address,
+        )  # fmt: skip
+        upload(Path(staging), str(out))
+        return result
     options = options or ConvertOptions()
     runner = make_executor(executor, workers=workers, address=address)
     module = builders.load(dataset)
