@@ -75,6 +75,7 @@ class StreamingDataset:
         rank, world_size, worker, num_workers: this process's place (see the module docstring).
         even: ``None``, ``"pad"`` or ``"drop"``: equal per-rank counts (:mod:`~.plan`).
         size, crop, resize_mode: area downscale and centre crop on decode (:mod:`~.decode`).
+        writable: copy ``.npy`` images out of the shard (default: zero-copy read-only views).
         gpu: decode with nvImageCodec into GPU memory (off by default; needs the package).
         name: the ``dataset`` value of each sample (default: index.json's ``dataset``).
         source_options: passed to :func:`~cxrhub.shards.loader.source.open_source`.
@@ -103,6 +104,7 @@ class StreamingDataset:
         size: int | None = None,
         crop: int | None = None,
         resize_mode: str = "long",
+        writable: bool = False,
         gpu: bool = False,
         name: str | None = None,
         source_options: dict | None = None,
@@ -126,7 +128,7 @@ class StreamingDataset:
         self.shuffle, self.seed, self.buffer, self.epoch = shuffle, seed, buffer, epoch
         self.rank, self.world_size, self.even = rank, world_size, even
         self.worker, self.num_workers = worker, num_workers
-        self._decode = gpu_decoder() if gpu else make_decoder(size, crop, resize_mode)
+        self._decode = gpu_decoder() if gpu else make_decoder(size, crop, resize_mode, writable)
         self._delivered, self._finished = 0, False
         self._pending_state: dict | None = None
         self._slot_cache: tuple[tuple, Slot] | None = None

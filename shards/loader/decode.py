@@ -3,8 +3,10 @@
 The format is read from the bytes' magic number, so a column decodes the same from a tar
 member or a Parquet cell:
 
-- ``.npy``: the header is parsed once per distinct header, the pixels are one copy out of the
-  shard buffer (``np.frombuffer`` + ``copy``): writable, and not tied to the shard file's mapping.
+- ``.npy``: no copy. The header is parsed once per distinct header; the array is
+  ``np.frombuffer`` over the stored bytes (a read-only view into the shard's memory map or the
+  Parquet buffer, which stays mapped while the array lives; a DataLoader's collate copies it
+  into the batch). ``writable=True`` gives a private, writable copy instead (one memcpy).
 - JPEG: ``imagecodecs.jpeg8_decode`` (libjpeg-turbo; pixel-identical to Pillow's and ~1.3x
   faster here), Pillow when imagecodecs lacks it.
 - PNG: ``imagecodecs.png_decode`` (libpng). 16-bit PNGs stay ``uint16`` (never squeezed to 8
@@ -25,8 +27,10 @@ in GPU memory (``__cuda_array_interface__``, ``H x W x 1``); wrap it with
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import logging
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -51,7 +55,7 @@ _KINDS = (
     (b"\xff\x4f\xff\x51", "j2k"),
     (b"\x00\x00\x00\x0cjP  ", "j2k"),
 )
-_NPY_HEADERS: dict[bytes, tuple[np.dtype, tuple[int, ...], bool, int]] = {}
+_NPY_HEADERS: dict[bytes, tuple[np.dtype, tuple[int, ...], bool, int, int]] = {}
 
 
 class ImageDecodeError(CxrhubError, ValueError):
@@ -67,7 +71,7 @@ def image_kind(data: bytes | memoryview) -> str:
     raise ImageDecodeError(f"unknown image format (leading bytes {head[:8]!r})")
 
 
-def _npy(data: bytes | memoryview) -> np.ndarray:
+def _npy(data: bytes | memoryview, writable: bool = False) -> np.ndarray:
     view = memoryview(data)
     header_len = int.from_bytes(view[8:10], "little") if view[6] == 1 else None
     if header_len is None:  # version 2/3: 4-byte header length
@@ -82,14 +86,14 @@ def _npy(data: bytes | memoryview) -> np.ndarray:
         dtype = np.dtype(meta["descr"])
         if dtype.hasobject:
             raise ImageDecodeError("npy holds Python objects; refusing to unpickle")
-        parsed = (dtype, tuple(meta["shape"]), meta["fortran_order"], start)
+        shape = tuple(meta["shape"])
+        parsed = (dtype, shape, meta["fortran_order"], start, math.prod(shape))
         if len(_NPY_HEADERS) < 1024:
             _NPY_HEADERS[header] = parsed
-    dtype, shape, fortran, offset = parsed
-    count = int(np.prod(shape))
+    dtype, shape, fortran, offset, count = parsed
     flat = np.frombuffer(view, dtype=dtype, count=count, offset=offset)
     arr = flat.reshape(shape[::-1]).T if fortran else flat.reshape(shape)
-    return arr.copy()
+    return arr.copy() if writable else arr
 
 
 def _pillow(data: bytes | memoryview) -> np.ndarray:
@@ -131,18 +135,21 @@ def _warn_once(func: Callable, exc: Exception) -> None:
 
 
 _DECODERS: dict[str, Callable] = {
-    "npy": _npy,
     "jpeg": _chain("jpeg8_decode"),
     "png": _chain("png_decode"),
     "j2k": _chain("htj2k_decode", "jpeg2k_decode"),
 }
 
 
-def decode_image(data: bytes | memoryview) -> np.ndarray:
-    """The stored pixels (``uint8``/``uint16``, 2-D for grayscale) of one encoded image."""
+def decode_image(data: bytes | memoryview, writable: bool = False) -> np.ndarray:
+    """The stored pixels (``uint8``/``uint16``, 2-D for grayscale) of one encoded image.
+
+    ``npy`` comes back as a read-only view of ``data`` unless ``writable``; every other format
+    is decoded into a new, writable array.
+    """
     kind = image_kind(data)
     try:
-        arr = _DECODERS[kind](data)
+        arr = _npy(data, writable) if kind == "npy" else _DECODERS[kind](data)
     except ImageDecodeError:
         raise
     except Exception as exc:
@@ -160,13 +167,16 @@ def center_crop(arr: np.ndarray, size: int) -> np.ndarray:
 
 
 def make_decoder(
-    size: int | None = None, crop: int | None = None, resize_mode: str = "long"
+    size: int | None = None,
+    crop: int | None = None,
+    resize_mode: str = "long",
+    writable: bool = False,
 ) -> Callable[[bytes | memoryview], np.ndarray]:
     """A bytes -> array function that also resizes (area) and centre-crops."""
     if resize_mode not in RESIZE_MODES:
         raise ImageDecodeError(f"resize_mode {resize_mode!r}: choose from {RESIZE_MODES}")
     if size is None and crop is None:
-        return decode_image
+        return functools.partial(decode_image, writable=writable)
 
     def decode(data: bytes | memoryview) -> np.ndarray:
         arr = decode_image(data)

@@ -40,14 +40,14 @@ class ShardFormatError(CxrhubError, ValueError):
 
 
 def _octal(field: bytes) -> int:
-    text = field.rstrip(b"\0 ").strip()
-    if text[:1] == b"\x80":  # GNU base-256 size
+    if field[:1] == b"\x80":  # GNU base-256 size
         return int.from_bytes(field[1:], "big")
+    text = field.rstrip(b"\0 ").strip()
     return int(text, 8) if text else 0
 
 
-def _pax_path(data: memoryview) -> str | None:
-    text = bytes(data).decode("utf-8")
+def _pax_path(data: bytes) -> str | None:
+    text = data.decode("utf-8")
     pos = 0
     while pos < len(text):
         length = int(text[pos : text.index(" ", pos)])
@@ -59,38 +59,46 @@ def _pax_path(data: memoryview) -> str | None:
     return None
 
 
+_ZERO_BLOCK = b"\0" * _BLOCK
+_FILE_KINDS = frozenset((0x30, 0x00, 0x37))  # "0", NUL, "7": regular files
+
+
 def tar_members(buf: mmap.mmap | bytes, where: str) -> Iterator[tuple[str, int, int]]:
-    """``(name, data_offset, size)`` of every regular file member, in archive order."""
-    view = memoryview(buf)
-    pos, end, long_name = 0, len(view), None
+    """``(name, data_offset, size)`` of every regular file member, in archive order.
+
+    Only the header fields in use are sliced (name, size, type, USTAR prefix): the walk is a
+    few microseconds per member.
+    """
+    pos, end, long_name = 0, len(buf), None
     while pos + _BLOCK <= end:
-        header = bytes(view[pos : pos + _BLOCK])
-        if header == b"\0" * _BLOCK:
+        if buf[pos] == 0 and buf[pos : pos + _BLOCK] == _ZERO_BLOCK:
             return
-        size, kind = _octal(header[124:136]), header[156:157]
-        data = pos + _BLOCK
+        size, kind = _octal(buf[pos + 124 : pos + 136]), buf[pos + 156]
+        header, data = pos, pos + _BLOCK
         pos = data + -(-size // _BLOCK) * _BLOCK
-        if kind in (b"x", b"L"):
-            long_name = _pax_path(view[data : data + size]) if kind == b"x" else None
-            if kind == b"L":
-                long_name = bytes(view[data : data + size]).rstrip(b"\0").decode("utf-8")
+        if kind == 0x78:  # "x": PAX extended header for the next member
+            long_name = _pax_path(buf[data : data + size])
             continue
-        if kind not in (b"0", b"\0", b"7"):
+        if kind == 0x4C:  # "L": GNU long name for the next member
+            long_name = buf[data : data + size].rstrip(b"\0").decode("utf-8")
+            continue
+        if kind not in _FILE_KINDS:
             long_name = None
             continue
-        name = long_name or _ustar_name(header)
+        name = long_name or _ustar_name(buf, header)
         long_name = None
         if pos > end:
             raise ShardFormatError(f"{where}: truncated tar (member {name!r})")
         yield name, data, size
 
 
-def _ustar_name(header: bytes) -> str:
-    name = header[:100].split(b"\0", 1)[0].decode("utf-8")
-    if header[257:262] == b"ustar":
-        prefix = header[345:500].split(b"\0", 1)[0].decode("utf-8")
-        if prefix:
-            return f"{prefix}/{name}"
+def _ustar_name(buf: mmap.mmap | bytes, header: int) -> str:
+    field = buf[header : header + 100]
+    cut = field.find(b"\0")
+    name = (field if cut < 0 else field[:cut]).decode("utf-8")
+    if buf[header + 345] and buf[header + 257 : header + 262] == b"ustar":
+        prefix = buf[header + 345 : header + 500].split(b"\0", 1)[0].decode("utf-8")
+        return f"{prefix}/{name}"
     return name
 
 
@@ -156,7 +164,7 @@ def read_parquet(
     ``batch_labels``: a label family column converted per row group with ``convert_labels``
     (``(n, 14)`` float with ``nan`` for null, plus a row validity) into ``labels``/``label_mask``.
     """
-    pf = pq.ParquetFile(path)
+    pf = pq.ParquetFile(path, memory_map=True, pre_buffer=False)
     first = 0
     wanted = ["key", *[c for c in columns if c != "key"]]
     for group in range(pf.metadata.num_row_groups):
@@ -207,7 +215,7 @@ def _binary_getter(array: pa.Array, valid: pa.Array) -> Callable[[int], memoryvi
     width = np.int64 if pa.types.is_large_binary(array.type) else np.int32
     _, offsets_buf, data_buf = array.buffers()
     offsets = np.frombuffer(offsets_buf, dtype=width)[array.offset : array.offset + len(array) + 1]
-    data = memoryview(data_buf).cast("B") if data_buf is not None else memoryview(b"")
+    data = memoryview(data_buf).cast("B").toreadonly() if data_buf is not None else memoryview(b"")
     ok = np.asarray(valid.to_numpy(zero_copy_only=False)) & np.asarray(
         array.is_valid().to_numpy(zero_copy_only=False)
     )

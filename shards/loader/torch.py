@@ -16,14 +16,17 @@ Each DataLoader worker reads its own share: the worker id and count come from
 ``torch.utils.data.get_worker_info()`` when the worker starts iterating; rank and world size
 from ``torch.distributed`` (or ``RANK``/``WORLD_SIZE``). ``len(ds)`` is this rank's samples
 per epoch. Samples are the plain loader's dicts; the default collate turns the numpy arrays
-into tensors (``uint16`` images need torch >= 2.3). With ``gpu=True`` the nvImageCodec image
-is handed over as a CUDA tensor (zero copy) with the channel axis dropped.
+into tensors (``uint16`` images need torch >= 2.3). ``.npy`` images are read-only views of
+the shard (zero copy; the collate's stack is their one copy), so the wrapper silences torch's
+"NumPy array is not writable" warning in the process that iterates it. With ``gpu=True`` the
+nvImageCodec image is handed over as a CUDA tensor (zero copy) with the channel axis dropped.
 
 Needs PyTorch (``pip install cxrhub[torch]``; ``torchdata`` for ``StatefulDataLoader``).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,6 +65,8 @@ class TorchStreamingDataset(IterableDataset):
 
     def __iter__(self) -> Iterator[dict]:
         self._sync_worker()
+        # .npy images are read-only views of the shard; collate copies them into the batch
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         for sample in self.dataset:
             image = sample.get("image")
             if image is not None and hasattr(image, "__cuda_array_interface__"):

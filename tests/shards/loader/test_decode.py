@@ -99,11 +99,15 @@ def encoded_outs(tmp_path_factory) -> dict[str, Path]:
 @pytest.mark.parametrize("fmt", ["webdataset", "parquet"])
 def test_lossless_encodings_give_the_archived_values(encoded_outs, name, fmt):
     out, dtype = encoded_outs[name]
-    for sample in StreamingDataset(out, format=fmt, buffer=3):
+    views = list(StreamingDataset(out, format=fmt, buffer=3))
+    copies = list(StreamingDataset(out, format=fmt, buffer=3, writable=True))
+    for sample, copied in zip(views, copies, strict=True):
         original = synthetic_image(int(sample["key"][1:]), SIZE, dtype)
-        assert sample["image"].dtype == dtype
+        assert sample["image"].dtype == copied["image"].dtype == dtype
         assert np.array_equal(sample["image"], original)
-        assert sample["image"].flags.writeable and sample["image"].flags.c_contiguous
+        assert np.array_equal(copied["image"], original)
+        assert sample["image"].flags.c_contiguous and copied["image"].flags.writeable
+        assert sample["image"].flags.writeable == (not name.startswith("npy"))
 
 
 @pytest.mark.parametrize("encoding", ["png16", "png", "htj2k"])
@@ -116,13 +120,15 @@ def test_sixteen_bit_decode_matches_pillow_i16(encoding):
     assert decode_image(data).dtype == np.uint16
 
 
-def test_npy_is_one_copy_detached_from_the_buffer():
+def test_npy_is_a_view_unless_writable_is_asked():
     arr = synthetic_image(1, SIZE, np.uint16)
     data = bytearray(encode(arr, "npy")["bytes"])
-    out = decode_image(memoryview(data))
-    data[-2:] = b"\xff\xff"  # the shard buffer changes; the decoded array does not
-    assert np.array_equal(out, arr) and out.flags.writeable
-    assert decode_image(memoryview(data))[-1, -1] == 0xFFFF != arr[-1, -1]
+    view = decode_image(memoryview(data))
+    copy = decode_image(memoryview(data), writable=True)
+    data[-2:] = b"\xff\xff"  # the stored bytes change: the view sees it, the copy does not
+    assert view[-1, -1] == 0xFFFF != arr[-1, -1]
+    assert np.array_equal(copy, arr) and copy.flags.writeable and copy.flags.owndata
+    assert not decode_image(encode(arr, "npy")["bytes"]).flags.writeable  # bytes: read-only
     fortran = io.BytesIO()
     np.save(fortran, np.asfortranarray(arr))
     assert np.array_equal(decode_image(fortran.getvalue()), arr)
