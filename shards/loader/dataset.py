@@ -57,7 +57,10 @@ __all__ = ["FORMATS", "StreamingDataset"]
 logger = logging.getLogger(__name__)
 FORMATS = ("webdataset", "parquet")
 STATE_VERSION = 1
-_LAYOUT = ("split", "format", "shards", "samples", "rank", "world_size", "worker", "num_workers")
+_LAYOUT = (
+    "split", "format", "shards", "samples", "rank", "world_size", "worker", "num_workers",
+    "shuffle", "buffer", "even",
+)  # fmt: skip
 
 
 class StreamingDataset:
@@ -220,6 +223,9 @@ class StreamingDataset:
             "epoch": self.epoch,
             "delivered": self._delivered,
             **self.layout(),
+            "shuffle": self.shuffle,
+            "buffer": self.buffer,
+            "even": self.even,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -235,12 +241,12 @@ class StreamingDataset:
         state, self._pending_state = self._pending_state, None
         if state is None:
             return
-        layout = self.layout()
-        changed = {k: (state.get(k), layout[k]) for k in _LAYOUT if state.get(k) != layout[k]}
+        now = {**self.layout(), "shuffle": self.shuffle, "buffer": self.buffer, "even": self.even}
+        changed = {k: (state.get(k), now[k]) for k in _LAYOUT if state.get(k) != now[k]}
         if changed:
             raise LoaderConfigError(
                 f"saved state does not match this loader (saved, now): {changed}; resume with "
-                "the same split, format, shards, world size and worker count"
+                "the same split, format, shards, world size, worker count and shuffle options"
             )
 
     # -- iteration ---------------------------------------------------------------------------
@@ -300,7 +306,7 @@ class StreamingDataset:
         sample: dict = {"key": key, "dataset": self.name}
         try:
             if self.image is not None:
-                sample["image"] = self._decode(values[self.image])
+                sample["image"] = self._image(values[self.image])
             for column in self.columns:
                 sample[column] = self._value(column, values[column])
         except ImageDecodeError as exc:
@@ -316,9 +322,16 @@ class StreamingDataset:
             return values[LABELS]
         return self.labels.from_json(values[self.family])
 
+    def _image(self, value: memoryview | None) -> object:
+        """The decoded image, or ``None`` where the sample has none (Parquet null, or the tar's
+        ``<column>.json`` member holding ``null``)."""
+        if value is None or (len(value) == 4 and bytes(value) == b"null"):
+            return None
+        return self._decode(value)
+
     def _value(self, column: str, value: object) -> object:
         if self.features[column].get("_type") == "Image":
-            return None if value is None or bytes(value[:4]) == b"null" else self._decode(value)
+            return self._image(value)
         if self.format == "webdataset":
             return json.loads(bytes(value))
         return value

@@ -123,6 +123,8 @@ def read_tar(
     """
     buf = _map(path)
     by_suffix = {suffix: column for column, suffix in members.items()}
+    for column in members:  # an image the sample lacks is written as <column>.json: null
+        by_suffix.setdefault(f"{column}.json", column)
     view = memoryview(buf)
     index, key, values, keep = -1, None, {}, False
     for name, offset, size in tar_members(buf, str(path)):

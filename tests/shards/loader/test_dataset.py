@@ -206,3 +206,25 @@ def test_damaged_shards_are_reported(uneven_out, tmp_path):
 
 def test_module_docstring_names_the_public_api():
     assert "StreamingDataset" in dataset_module.__doc__
+
+
+@pytest.mark.parametrize("fmt", ["webdataset", "parquet"])
+def test_samples_without_an_image_give_none(tmp_path, fmt):
+    out = tmp_path / "out"
+    write_output(
+        out, lambda i: {"key": f"m{i}", "labels": None,
+                        "image": None if i % 3 == 1 else encode(synthetic_image(i, 8), "png")},
+        6, features(), max_shard_samples=4,
+    )  # fmt: skip
+    got = {s["key"]: s["image"] for s in StreamingDataset(out, format=fmt)}
+    assert {k for k, v in got.items() if v is None} == {"m1", "m4"}
+    assert np.array_equal(got["m5"], synthetic_image(5, 8))
+
+
+def test_restored_state_must_match_the_shuffle_options(uneven_out):
+    ds = StreamingDataset(uneven_out, image=None, buffer=4)
+    next(iter(ds))
+    other = StreamingDataset(uneven_out, image=None, buffer=8)
+    other.load_state_dict(ds.state_dict())
+    with pytest.raises(LoaderConfigError, match="buffer"):
+        next(iter(other))

@@ -88,3 +88,35 @@ def test_wrapping_a_built_dataset(out):
     ds.set_epoch(2)
     assert ds.state_dict()["epoch"] == 2 and inner.epoch == 2
     assert isinstance(next(iter(TorchStreamingDataset(out)))["image"], np.ndarray)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_stateful_dataloader_resumes_a_mix(out, tmp_path, workers):
+    stateful = pytest.importorskip("torchdata.stateful_dataloader")
+    from cxrhub.shards.loader import MixedDataset
+
+    other = tmp_path / "other"
+    write_output(
+        other, lambda i: {"key": f"o{i:03d}", "image": encode(synthetic_image(i, 16), "npy"),
+                          "labels": None},
+        11, features(), max_shard_samples=3, dataset="other",
+    )  # fmt: skip
+
+    def loader():
+        mix = MixedDataset(
+            [StreamingDataset(out, buffer=4), StreamingDataset(other, buffer=4)], [2, 1], seed=5
+        )
+        return stateful.StatefulDataLoader(
+            TorchStreamingDataset(mix), batch_size=4, num_workers=workers
+        )
+
+    full = _keys(loader())
+    assert len(full) == len(set(full)) == COUNT + 11
+    first = loader()
+    it = iter(first)
+    head = list(next(it)["key"]) + list(next(it)["key"])
+    state = first.state_dict()
+    del it, first
+    resumed = loader()
+    resumed.load_state_dict(state)
+    assert head + _keys(resumed) == full
