@@ -26,9 +26,11 @@ starts over (a restored state at the end of an epoch yields nothing: the epoch i
 ``set_epoch(e)`` starts epoch ``e`` from its beginning.
 
 Samples: ``key``; ``image`` (the ``image`` column decoded by :mod:`~.decode`, resized and
-cropped when asked; ``image=None`` reads no image); ``labels``/``label_mask`` (``float32[14]``,
-see :mod:`~.labels`); ``dataset`` (``name`` or index.json's dataset name); plus each of
-``columns`` under its own name (images decoded, everything else as stored: JSON values).
+cropped when asked; ``image=None`` reads no image; ``None`` for a sample without one; ``.npy``
+images are read-only zero-copy views of the shard unless ``writable=True``);
+``labels``/``label_mask`` (``float32[14]``, see :mod:`~.labels`); ``dataset`` (``name`` or
+index.json's dataset name); plus each of ``columns`` under its own name (images decoded,
+everything else as stored: JSON values).
 """
 
 from __future__ import annotations
@@ -127,6 +129,8 @@ class StreamingDataset:
         self.image, self.columns, self.label = image, list(columns), label
         self._check_columns()
         self.family = choose_family(self.features, label)
+        if label is not None and self.family is None:
+            logger.info("%s: no CheXpert-14 label family; labels are fully masked", self.name)
         self.labels = LabelMapper(policy, blank)
         self.shuffle, self.seed, self.buffer, self.epoch = shuffle, seed, buffer, epoch
         self.rank, self.world_size, self.even = rank, world_size, even
