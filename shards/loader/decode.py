@@ -172,46 +172,67 @@ def make_decoder(
     resize_mode: str = "long",
     writable: bool = False,
 ) -> Callable[[bytes | memoryview], np.ndarray]:
-    """A bytes -> array function that also resizes (area) and centre-crops."""
+    """A bytes -> array callable that also resizes (area) and centre-crops (picklable, so it
+    travels to spawn/forkserver DataLoader workers)."""
     if resize_mode not in RESIZE_MODES:
         raise ImageDecodeError(f"resize_mode {resize_mode!r}: choose from {RESIZE_MODES}")
     if size is None and crop is None:
         return functools.partial(decode_image, writable=writable)
+    return _Transform(size, crop, resize_mode)
 
-    def decode(data: bytes | memoryview) -> np.ndarray:
+
+class _Transform:
+    def __init__(self, size: int | None, crop: int | None, resize_mode: str):
+        self.size, self.crop, self.resize_mode = size, crop, resize_mode
+
+    def __call__(self, data: bytes | memoryview) -> np.ndarray:
         arr = decode_image(data)
-        if size is not None:
-            arr = resize_area(np.ascontiguousarray(arr), size, resize_mode)
-        if crop is not None:
-            arr = np.ascontiguousarray(center_crop(arr, crop))
+        if self.size is not None:
+            arr = resize_area(np.ascontiguousarray(arr), self.size, self.resize_mode)
+        if self.crop is not None:
+            arr = np.ascontiguousarray(center_crop(arr, self.crop))
         return arr
-
-    return decode
 
 
 def gpu_decoder() -> Callable[[bytes | memoryview], object]:
     """A bytes -> ``nvimgcodec.Image`` (GPU memory) decoder; stored bit depth and one channel.
+    ``.npy`` stays a host array. The codec is created in the process that first decodes.
 
     Raises:
         ImportError: nvImageCodec is not installed (the message says how to install it).
     """
+    _nvimgcodec()
+    return _GpuDecoder()
+
+
+def _nvimgcodec():
     try:
         from nvidia import nvimgcodec
     except ImportError as exc:
         raise ImportError(
             "gpu=True needs nvImageCodec: pip install nvidia-nvimgcodec-cu12[all]"
         ) from exc
-    decoder = nvimgcodec.Decoder()
-    params = nvimgcodec.DecodeParams(
-        color_spec=nvimgcodec.ColorSpec.UNCHANGED, allow_any_depth=True
-    )
+    return nvimgcodec
 
-    def decode(data: bytes | memoryview) -> object:
+
+class _GpuDecoder:
+    def __init__(self) -> None:
+        self._codec: tuple | None = None
+
+    def __getstate__(self) -> dict:  # the CUDA handles stay in their process
+        return {"_codec": None}
+
+    def __call__(self, data: bytes | memoryview) -> object:
         if image_kind(data) == "npy":
             return _npy(data)
+        if self._codec is None:
+            nvimgcodec = _nvimgcodec()
+            params = nvimgcodec.DecodeParams(
+                color_spec=nvimgcodec.ColorSpec.UNCHANGED, allow_any_depth=True
+            )
+            self._codec = (nvimgcodec.Decoder(), params)
+        decoder, params = self._codec
         image = decoder.decode(bytes(data), params=params)
         if image is None:
             raise ImageDecodeError("nvImageCodec could not decode the image")
         return image
-
-    return decode

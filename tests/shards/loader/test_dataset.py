@@ -228,3 +228,14 @@ def test_restored_state_must_match_the_shuffle_options(uneven_out):
     other.load_state_dict(ds.state_dict())
     with pytest.raises(LoaderConfigError, match="buffer"):
         next(iter(other))
+
+
+def test_a_dataset_pickles_for_spawned_workers(uneven_out):
+    import pickle
+
+    ds = StreamingDataset(uneven_out, size=8, crop=6, seed=2, buffer=4)
+    head = [s["key"] for _, s in zip(range(5), ds, strict=False)]
+    copy = pickle.loads(pickle.dumps(ds))
+    rest = list(copy)
+    assert head + [s["key"] for s in rest] == _keys(StreamingDataset(uneven_out, seed=2, buffer=4))
+    assert all(s["image"].shape == (6, 6) for s in rest)

@@ -120,3 +120,11 @@ def test_stateful_dataloader_resumes_a_mix(out, tmp_path, workers):
     resumed = loader()
     resumed.load_state_dict(state)
     assert head + _keys(resumed) == full
+
+
+def test_spawned_workers_get_a_working_copy(out):
+    ds = TorchStreamingDataset(out, size=8, crop=6, buffer=4)
+    loader = DataLoader(ds, batch_size=4, num_workers=2, multiprocessing_context="spawn")
+    batches = list(loader)
+    assert sorted(_keys(batches)) == [f"t{i:03d}" for i in range(COUNT)]
+    assert batches[0]["image"].shape[1:] == (6, 6)
