@@ -24,7 +24,7 @@ from cxrhub.shards.errors import ConversionStopped
 from cxrhub.shards.ray_executor import TASK_NAME
 
 CLI = [sys.executable, "-m", "cxrhub.shards.cli"]
-BIG_OPTIONS = ConvertOptions(max_shard_samples=4)
+BIG_OPTIONS = ConvertOptions(max_shard_samples=4, shard_multiple=4)
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +120,16 @@ def test_a_killed_worker_is_retried_and_the_bytes_stay(cluster, big_src, big_ref
 
 def test_a_killed_driver_resumes_with_the_same_bytes(cluster, big_src, big_reference, tmp_path):
     out = tmp_path / "out"
-    args = ["convert", "nih-cxr14", str(big_src), str(out), "--shard-samples", "4"]
+    args = [
+        "convert",
+        "nih-cxr14",
+        str(big_src),
+        str(out),
+        "--shard-samples",
+        "4",
+        "--shard-multiple",
+        "4",
+    ]
     proc = subprocess.Popen(
         [*CLI, *args, "--executor", "ray", "--address", cluster],
         start_new_session=True,
