@@ -138,3 +138,21 @@ def test_label_vectors_are_not_shared_between_samples(known_out):
     samples[0]["labels"][:] = 7
     again = list(StreamingDataset(known_out, image=None, shuffle=False))
     assert again[0]["labels"].max() <= 1 and samples[1]["labels"].max() <= 1
+
+
+@pytest.mark.parametrize("with_null_row", [False, True])
+def test_batch_conversion_equals_row_by_row(with_null_row):
+    import pyarrow as pa
+
+    from cxrhub.shards.loader.labels import LabelMapper
+
+    rows = [ROWS["r0"], ROWS["r1"], ROWS["r3"]] + ([None] if with_null_row else [])
+    column = pa.array(rows, type=pa.list_(pa.int8(), 14))
+    for policy in ("ones", "zeros", "ignore"):
+        for blank in ("zeros", "ignore"):
+            mapper = LabelMapper(policy, blank)
+            targets, mask = mapper.batch(column)
+            for i, row in enumerate(rows):
+                expected = apply_uncertain(row, policy, blank=blank, batched=False)
+                assert np.array_equal(targets[i], expected[0])
+                assert np.array_equal(mask[i], expected[1])
