@@ -117,7 +117,8 @@ class RayExecutor:
             for ref in ready:
                 task = refs.pop(ref)
                 result = _get(ray, ref)
-                bar.update(len(task.records) - seen.pop(task.name, 0))
+                bar.update(len(task.records) - seen.get(task.name, 0))
+                seen[task.name] = len(task.records)  # a message arriving late adds nothing
                 on_shard(result)
                 done += 1
                 bar.set_postfix_str(f"shards {done}/{total}")
@@ -126,7 +127,8 @@ class RayExecutor:
         """Stop the tasks still running (they drop their partial files) and wait for them."""
         for ref in refs:
             self.ray.cancel(ref)
-        self.ray.wait(refs, num_returns=len(refs), timeout=30)
+        if refs:
+            self.ray.wait(refs, num_returns=len(refs), timeout=30)
 
 
 def _get(ray, ref) -> dict:

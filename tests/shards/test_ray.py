@@ -21,7 +21,7 @@ from cxrhub.builders import nih_cxr14
 from cxrhub.shards.cli import main
 from cxrhub.shards.convert import ConvertOptions, convert
 from cxrhub.shards.errors import ConversionStopped
-from cxrhub.shards.ray_executor import TASK_NAME
+from cxrhub.shards.ray_executor import TASK_NAME, _drain
 
 CLI = [sys.executable, "-m", "cxrhub.shards.cli"]
 BIG_OPTIONS = ConvertOptions(max_shard_samples=4, shard_multiple=4)
@@ -187,3 +187,36 @@ def test_without_ray_the_flag_says_what_to_install(nih_src, tmp_path, monkeypatc
 def test_address_is_refused_by_the_local_executor(nih_src, tmp_path):
     with pytest.raises(ValueError, match="address is for the ray executor"):
         convert("nih-cxr14", nih_src, tmp_path / "out", address="auto")
+
+
+class _Messages:
+    """What ``_drain`` reads of a ``ray.util.queue.Queue``."""
+
+    def __init__(self, items):
+        self.items = list(items)
+
+    def empty(self):
+        return not self.items
+
+    def qsize(self):
+        return len(self.items)
+
+    def get_nowait_batch(self, n):
+        batch, self.items = self.items[:n], self.items[n:]
+        return batch
+
+
+class _Bar:
+    def __init__(self):
+        self.n = 0
+
+    def update(self, n):
+        self.n += n
+
+
+def test_progress_counts_a_retried_task_once():
+    bar, seen = _Bar(), {}
+    _drain(_Messages([("a", 3), ("b", 2), ("a", 5)]), seen, bar)
+    assert bar.n == 7
+    _drain(_Messages([("a", 1), ("a", 4), ("a", 6), ("b", 2)]), seen, bar)  # a restarted
+    assert bar.n == 8 and seen == {"a": 6, "b": 2}
