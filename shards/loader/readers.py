@@ -159,12 +159,12 @@ def read_parquet(
     columns: list[str],
     want: Callable[[int], bool],
     batch_labels: str | None = None,
-    convert_labels: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+    convert_labels: Callable[[pa.Array], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Iterator[Record]:
     """Rows ``start <= index < stop`` of a Parquet shard, ``key`` plus ``columns``.
 
-    ``batch_labels``: a label family column converted per row group with ``convert_labels``
-    (``(n, 14)`` float with ``nan`` for null, plus a row validity) into ``labels``/``label_mask``.
+    ``batch_labels``: a label family column converted once per row group by ``convert_labels``
+    (the Arrow column -> ``(n, 14)`` targets and mask); each row's pair is under :data:`LABELS`.
     """
     pf = pq.ParquetFile(path, memory_map=True, pre_buffer=False)
     first = 0
