@@ -18,10 +18,12 @@ from conftest import same_tree
 
 from cxrhub import builders
 from cxrhub.builders import nih_cxr14
+from cxrhub.shards import worker
 from cxrhub.shards.cli import main
 from cxrhub.shards.convert import ConvertOptions, convert
-from cxrhub.shards.errors import ConversionStopped
-from cxrhub.shards.ray_executor import TASK_NAME, _drain
+from cxrhub.shards.errors import ConversionStopped, MissingSourceError
+from cxrhub.shards.plan import ShardTask
+from cxrhub.shards.ray_executor import TASK_NAME, TransientShardError, _drain, _ray_shard
 
 CLI = [sys.executable, "-m", "cxrhub.shards.cli"]
 BIG_OPTIONS = ConvertOptions(max_shard_samples=4, shard_multiple=4)
@@ -220,3 +222,21 @@ def test_progress_counts_a_retried_task_once():
     assert bar.n == 7
     _drain(_Messages([("a", 1), ("a", 4), ("a", 6), ("b", 2)]), seen, bar)  # a restarted
     assert bar.n == 8 and seen == {"a": 6, "b": 2}
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected"),
+    [
+        (PermissionError("NFS hiccup"), TransientShardError),  # Ray retries these
+        (MissingSourceError("gone for good"), MissingSourceError),  # a cxrhub error: as it is
+        (ConversionStopped("--on-error error"), ConversionStopped),
+    ],
+)
+def test_only_plain_os_errors_become_retryable(monkeypatch, raised, expected):
+    def fail(*args):
+        raise raised
+
+    monkeypatch.setattr(worker, "run", fail)
+    with pytest.raises(expected) as info:
+        _ray_shard(ShardTask("train", 0, 1, ()), {}, progress=None)
+    assert isinstance(info.value, TransientShardError) == (expected is TransientShardError)
