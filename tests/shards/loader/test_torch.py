@@ -128,3 +128,18 @@ def test_spawned_workers_get_a_working_copy(out):
     batches = list(loader)
     assert sorted(_keys(batches)) == [f"t{i:03d}" for i in range(COUNT)]
     assert batches[0]["image"].shape[1:] == (6, 6)
+
+
+def test_torch_distributed_wins_over_the_environment(monkeypatch, tmp_path):
+    import torch.distributed as dist
+
+    from cxrhub.shards.loader.plan import distributed_rank
+
+    monkeypatch.setenv("RANK", "5")
+    monkeypatch.setenv("WORLD_SIZE", "9")
+    assert distributed_rank() == (5, 9)
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'pg'}", rank=0, world_size=1)
+    try:
+        assert distributed_rank() == (0, 1)
+    finally:
+        dist.destroy_process_group()
