@@ -6,7 +6,9 @@ member or a Parquet cell:
 - ``.npy``: no copy. The header is parsed once per distinct header; the array is
   ``np.frombuffer`` over the stored bytes (a read-only view into the shard's memory map or the
   Parquet buffer, which stays mapped while the array lives; a DataLoader's collate copies it
-  into the batch). ``writable=True`` gives a private, writable copy instead (one memcpy).
+  into the batch). A tar's mapping holds one file descriptor until its last view is gone, so
+  keeping images of more shards than the fd limit alive at once needs ``writable=True``: a
+  private, writable copy (one memcpy) that ties nothing to the shard.
 - JPEG: ``imagecodecs.jpeg8_decode`` (libjpeg-turbo; pixel-identical to Pillow's and ~1.3x
   faster here), Pillow when imagecodecs lacks it.
 - PNG: ``imagecodecs.png_decode`` (libpng). 16-bit PNGs stay ``uint16`` (never squeezed to 8
