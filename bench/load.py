@@ -7,8 +7,10 @@ Columns (images/s on one core; ``x`` = cxrhub / baseline, so > 1 means cxrhub is
 
 - cxrhub-wds / cxrhub-pq: ``StreamingDataset`` over the WebDataset tars / the Parquet shards,
   shuffle on (buffer 256), labels converted, every image decoded to a numpy array (``.npy``:
-  a zero-copy view of the shard, the default). cxrhub-copy: the tars with ``writable=True``
-  (``.npy`` copied out of the shard once: the like-for-like figure against the floor).
+  a zero-copy view of the shard, the default: its pages are faulted in only when the consumer
+  reads them). cxrhub-collate: the same, each image then copied into a preallocated batch
+  slot as a DataLoader collate does (the like-for-like figure against the floor).
+  cxrhub-copy: the tars with ``writable=True`` (``.npy`` copied out of the shard first).
 - hf: ``datasets.load_dataset("parquet", data_files=..., streaming=True).with_format("numpy")``
   over the same Parquet (npy cells: ``Image(decode=False)`` + ``np.load``; PIL cannot read .npy).
 - wds: ``webdataset.WebDataset(tars).decode()`` (npy) / ``.decode("l8")`` (PNG, JPEG; 16-bit
@@ -83,22 +85,23 @@ def timed(fn: Callable[[], int], repeat: int) -> float:
     return max(rates)
 
 
-def drain(iterable, column: str = "image") -> int:
-    n = 0
+def drain(iterable, column: str = "image", collate: bool = False) -> int:
+    """Consume ``iterable``; ``collate``: copy each image into a reused batch slot."""
+    n, slot = 0, None
     for sample in iterable:
-        if not isinstance(sample[column], np.ndarray):
-            raise TypeError(f"expected a numpy image, got {type(sample[column]).__name__}")
+        image = sample[column]
+        if not isinstance(image, np.ndarray):
+            raise TypeError(f"expected a numpy image, got {type(image).__name__}")
+        if collate:
+            slot = np.empty_like(image) if slot is None else slot
+            np.copyto(slot, image)
         n += 1
     return n
 
 
-def run_cxrhub(
-    out: Path, fmt: str, worker: int = 0, workers: int = 1, writable: bool = False
-) -> int:
-    ds = StreamingDataset(
-        out, format=fmt, buffer=256, worker=worker, num_workers=workers, writable=writable
-    )
-    return drain(ds)
+def run_cxrhub(out: Path, fmt: str, writable: bool = False, collate: bool = False) -> int:
+    ds = StreamingDataset(out, format=fmt, buffer=256, writable=writable)
+    return drain(ds, collate=collate)
 
 
 def run_hf(out: Path, encoding: str) -> int:
@@ -194,22 +197,23 @@ def main() -> None:
     cases = build(base, args.images)
     took = time.perf_counter() - start
     print(f"built {len(cases)} outputs of {args.images} images in {took:.0f}s under {base}")
-    header = ["case", "cxrhub-wds", "cxrhub-copy", "cxrhub-pq", "hf", "x", "wds", "x"]
-    header += ["files", "x", "floor", "x", "copy/floor"]
+    header = ["case", "cxrhub-wds", "cxrhub-pq", "hf", "x", "wds", "x", "files", "x"]
+    header += ["collate", "copy", "floor", "x", "collate/fl", "copy/fl"]
     print(" ".join(f"{h:>11}" for h in header))
     for name, case in cases.items():
         out, enc, dtype = case["out"], case["encoding"], case["dtype"]
         ours = timed(lambda o=out: run_cxrhub(o, "webdataset"), args.repeat)
-        copy = timed(lambda o=out: run_cxrhub(o, "webdataset", writable=True), args.repeat)
         pq = timed(lambda o=out: run_cxrhub(o, "parquet"), args.repeat)
         hf = timed(lambda o=out, e=enc: run_hf(o, e), max(1, args.repeat // 2))
         wd = timed(lambda o=out, e=enc: run_wds(o, e), args.repeat)
         fl = timed(lambda o=out, e=enc: run_files(o, e), args.repeat)
-        row = [ours, copy, pq, hf, ours / hf, wd, ours / wd, fl, ours / fl]
+        row = [ours, pq, hf, ours / hf, wd, ours / wd, fl, ours / fl]
         if enc == "npy":
+            coll = timed(lambda o=out: run_cxrhub(o, "webdataset", collate=True), args.repeat)
+            copy = timed(lambda o=out: run_cxrhub(o, "webdataset", writable=True), args.repeat)
             pixels = stored_pixels(out, dtype)
             floor = timed(lambda p=pixels: run_floor(p), args.repeat)
-            row += [floor, ours / floor, copy / floor]
+            row += [coll, copy, floor, ours / floor, coll / floor, copy / floor]
         print(f"{name:>11} " + " ".join(f"{v:>11.1f}" for v in row))
     print("\n2 worker processes vs 1 (cxrhub-wds, total images/s; CPU is shared with the bench)")
     for name in ("npy u8", "jpeg u8", "png u16"):

@@ -155,6 +155,8 @@ def test_tar_walk_matches_tarfile_with_long_names(mimic_out):
         expected = [(m.name, m.offset_data, m.size) for m in tar.getmembers() if m.isfile()]
     assert max(len(name) for name, _, _ in expected) > 100  # PAX long names are exercised
     assert list(tar_members(data, str(path))) == expected
+    with open(path, "rb") as f:
+        assert list(tar_members(f.fileno(), str(path))) == expected
 
 
 @pytest.mark.parametrize("data", [b"not an image at all", b"\x89PNG\r\n\x1a\nbroken"])
