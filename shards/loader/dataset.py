@@ -48,6 +48,7 @@ from cxrhub.shards.loader.plan import (
     LoaderConfigError,
     Slot,
     distributed_rank,
+    even_mode,
     plan_slot,
     rank_sizes,
 )
@@ -78,7 +79,8 @@ class StreamingDataset:
         label, policy, blank: the label family and its uncertainty handling (:mod:`~.labels`).
         shuffle, seed, buffer: shard-order shuffle and sample shuffle buffer size.
         rank, world_size, worker, num_workers: this process's place (see the module docstring).
-        even: ``None``, ``"pad"`` or ``"drop"``: equal per-rank counts (:mod:`~.plan`).
+        even: ``None``, ``"pad"`` (or ``True``) or ``"drop"``: equal per-rank counts
+            (:mod:`~.plan`).
         size, crop, resize_mode: area downscale and centre crop on decode (:mod:`~.decode`).
         writable: copy ``.npy`` images out of the shard (default: zero-copy read-only views).
         gpu: decode with nvImageCodec into GPU memory (off by default; needs the package).
@@ -105,7 +107,7 @@ class StreamingDataset:
         world_size: int | None = None,
         worker: int = 0,
         num_workers: int = 1,
-        even: str | None = None,
+        even: str | bool | None = None,
         size: int | None = None,
         crop: int | None = None,
         resize_mode: str = "long",
@@ -133,7 +135,7 @@ class StreamingDataset:
             logger.info("%s: no CheXpert-14 label family; labels are fully masked", self.name)
         self.labels = LabelMapper(policy, blank)
         self.shuffle, self.seed, self.buffer, self.epoch = shuffle, seed, buffer, epoch
-        self.rank, self.world_size, self.even = rank, world_size, even
+        self.rank, self.world_size, self.even = rank, world_size, even_mode(even)
         self.worker, self.num_workers = worker, num_workers
         self._decode = gpu_decoder() if gpu else make_decoder(size, crop, resize_mode, writable)
         self._delivered, self._finished = 0, False

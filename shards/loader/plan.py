@@ -10,8 +10,8 @@ slot, whatever the shard count. A slot is described by :class:`Unit` ranges insi
 the last step wait forever.
 
 - ``None``: exact-once; rank sizes differ by at most one sample.
-- ``"pad"`` (the DDP/``DistributedSampler`` convention): the list is extended to a multiple
-  of ``world_size`` by repeating its first positions (at most ``world_size - 1`` repeats).
+- ``"pad"`` or ``True`` (the DDP/``DistributedSampler`` convention): the list is extended to a
+  multiple of ``world_size`` by repeating its first positions (at most ``world_size - 1``).
 - ``"drop"``: the list is cut to a multiple of ``world_size`` (at most ``world_size - 1``
   samples, the last ones of this epoch's order, are skipped this epoch).
 
@@ -41,6 +41,7 @@ __all__ = [
     "Unit",
     "buffer_order",
     "distributed_rank",
+    "even_mode",
     "plan_slot",
     "rank_sizes",
     "shard_order",
@@ -118,16 +119,23 @@ def shard_order(shards: int, seed: int, epoch: int, shuffle: bool) -> list[int]:
     return np.random.default_rng([seed, epoch, 0]).permutation(shards).tolist()
 
 
-def rank_sizes(total: int, world_size: int, even: str | None) -> list[int]:
+def rank_sizes(total: int, world_size: int, even: str | bool | None) -> list[int]:
     """How many samples each rank reads this epoch (see the module docstring for ``even``)."""
     length = _epoch_length(total, world_size, even)
     cuts = [_cut(length, world_size, r) for r in range(world_size + 1)]
     return [b - a for a, b in zip(cuts, cuts[1:], strict=False)]
 
 
-def _epoch_length(total: int, world_size: int, even: str | None) -> int:
+def even_mode(even: str | bool | None) -> str | None:
+    """``even`` as one of :data:`EVEN_MODES` (``True`` is ``"pad"``, ``False`` is ``None``)."""
+    even = {True: "pad", False: None}.get(even, even) if isinstance(even, bool) else even
     if even not in EVEN_MODES:
-        raise LoaderConfigError(f"even={even!r}: choose None, 'pad' or 'drop'")
+        raise LoaderConfigError(f"even={even!r}: choose None, 'pad' (or True) or 'drop'")
+    return even
+
+
+def _epoch_length(total: int, world_size: int, even: str | bool | None) -> int:
+    even = even_mode(even)
     if even == "pad" and total:
         return -(-total // world_size) * world_size
     if even == "drop":
@@ -150,7 +158,7 @@ def plan_slot(
     world_size: int,
     worker: int,
     num_workers: int,
-    even: str | None = None,
+    even: str | bool | None = None,
 ) -> Slot:
     """The units and emit order of worker ``worker`` of rank ``rank`` for one epoch.
 

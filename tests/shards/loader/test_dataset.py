@@ -82,7 +82,8 @@ def test_union_over_ranks_and_workers_is_the_manifest(request, fmt, world, worke
 def test_even_pad_gives_equal_rank_counts(uneven_out, world, workers):
     counts, seen = [], set()
     for rank in range(world):
-        ds = StreamingDataset(uneven_out, image=None, rank=rank, world_size=world, even="pad")
+        ds = StreamingDataset(uneven_out, image=None, rank=rank, world_size=world, even=True)
+        assert ds.even == "pad"
         keys = []
         for worker in range(workers):
             ds.set_worker(worker, workers)
