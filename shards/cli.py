@@ -79,15 +79,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     """Convert a local download."""
-    formats = args.formats or builders.config(builders.load(args.dataset), args.config)[2]
-    options = ConvertOptions(
-        formats=formats,
-        on_error=args.on_error,
-        max_shard_samples=args.shard_samples,
-        max_shard_bytes=args.shard_size,
-        row_group_bytes=args.row_group_size,
-        shard_multiple=args.shard_multiple,
-    )
+    options = _options(args, args.on_error)
     extra = dict(_key_value(o) for o in args.source_option)
     if args.executor == "ray" and args.workers != 1:
         logger.info("--workers is not used with --executor ray: the cluster's CPUs decide")
@@ -191,59 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convert", help="convert a local download to Parquet + WebDataset shards")
     p.add_argument("dataset", choices=builders.names())
     p.add_argument("src", help="the download's root folder")
-    p.add_argument(
-        "out", help="output folder (a hub dataset repo as it stands), or an fsspec URL"
-    )
-    p.add_argument(
-        "--formats",
-        type=_formats,
-        default=None,
-        help="parquet,webdataset (default: every format the config allows; default config both)",
-    )
-    p.add_argument(
-        "--config",
-        default=builders.DEFAULT_CONFIG,
-        help="a builder config, e.g. studies for mimic-cxr(-jpg); written to OUT/<config>/",
-    )
+    p.add_argument("out", help="output folder (a hub dataset repo as it stands), or an fsspec URL")
     p.add_argument("--workers", type=int, default=1, help="worker processes (output is identical)")
-    p.add_argument(
-        "--source-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a builder option, e.g. jpg_root=/data/mimic-cxr-jpg (see `cxrhub list`)",
-    )
+    _add_plan_arguments(p)
     p.add_argument(
         "--on-error",
         choices=("error", "warn", "skip"),
         default="warn",
         help="bad inputs: stop (error), log and go on (warn), go on quietly (skip)",
-    )
-    p.add_argument(
-        "--shard-samples",
-        type=int,
-        default=ConvertOptions.max_shard_samples,
-        help="max samples per shard",
-    )
-    p.add_argument(
-        "--shard-size",
-        type=parse_size,
-        default=ConvertOptions.max_shard_bytes,
-        help="max estimated output bytes per shard (default 1GB; DICOM archival copies count "
-        "a third of the source file)",
-    )
-    p.add_argument(
-        "--shard-multiple",
-        type=int,
-        default=ConvertOptions.shard_multiple,
-        metavar="N",
-        help="make each split's shard count a multiple of N (nodes x workers that will read it)",
-    )
-    p.add_argument(
-        "--row-group-size",
-        type=parse_size,
-        default=ConvertOptions.row_group_bytes,
-        help="Parquet row-group target (default 100MB)",
     )
     p.add_argument(
         "--executor",
@@ -285,13 +232,63 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_plan_arguments(p: argparse.ArgumentParser) -> None:
-    """The options that shape the plan, shared by ``plan`` (and meant for ``convert``)."""
-    p.add_argument("--formats", type=_formats, default=None, help="parquet,webdataset")
-    p.add_argument("--config", default=builders.DEFAULT_CONFIG, help="a builder config")
-    p.add_argument("--source-option", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--shard-samples", type=int, default=ConvertOptions.max_shard_samples)
-    p.add_argument("--shard-size", type=parse_size, default=ConvertOptions.max_shard_bytes)
-    p.add_argument("--row-group-size", type=parse_size, default=ConvertOptions.row_group_bytes)
+    """The options that shape the plan, shared by ``convert`` and ``plan``."""
+    p.add_argument(
+        "--formats",
+        type=_formats,
+        default=None,
+        help="parquet,webdataset (default: every format the config allows; default config both)",
+    )
+    p.add_argument(
+        "--config",
+        default=builders.DEFAULT_CONFIG,
+        help="a builder config, e.g. studies for mimic-cxr(-jpg); written to OUT/<config>/",
+    )
+    p.add_argument(
+        "--source-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a builder option, e.g. jpg_root=/data/mimic-cxr-jpg (see `cxrhub list`)",
+    )
+    p.add_argument(
+        "--shard-samples",
+        type=int,
+        default=ConvertOptions.max_shard_samples,
+        help="max samples per shard",
+    )
+    p.add_argument(
+        "--shard-size",
+        type=parse_size,
+        default=ConvertOptions.max_shard_bytes,
+        help="max estimated output bytes per shard (default 1GB; DICOM archival copies count "
+        "a third of the source file)",
+    )
+    p.add_argument(
+        "--shard-multiple",
+        type=int,
+        default=ConvertOptions.shard_multiple,
+        metavar="N",
+        help="make each split's shard count a multiple of N (nodes x workers that will read it)",
+    )
+    p.add_argument(
+        "--row-group-size",
+        type=parse_size,
+        default=ConvertOptions.row_group_bytes,
+        help="Parquet row-group target (default 100MB)",
+    )
+
+
+def _options(args: argparse.Namespace, on_error: str = "warn") -> ConvertOptions:
+    formats = args.formats or builders.config(builders.load(args.dataset), args.config)[2]
+    return ConvertOptions(
+        formats=formats,
+        on_error=on_error,
+        max_shard_samples=args.shard_samples,
+        max_shard_bytes=args.shard_size,
+        row_group_bytes=args.row_group_size,
+        shard_multiple=args.shard_multiple,
+    )
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -300,13 +297,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     from cxrhub.shards.estimate import estimate, render
 
-    formats = args.formats or builders.config(builders.load(args.dataset), args.config)[2]
-    options = ConvertOptions(
-        formats=formats,
-        max_shard_samples=args.shard_samples,
-        max_shard_bytes=args.shard_size,
-        row_group_bytes=args.row_group_size,
-    )
+    options = _options(args)
     est = estimate(
         args.dataset, Path(args.src), options, config=args.config, probe=args.probe,
         source_options=dict(_key_value(o) for o in args.source_option), workers=args.workers,

@@ -64,7 +64,7 @@ def estimate(
     extra = builders.source_options(module, source_options)
     module.check(src, **extra)
     records, errors = collect_records(module, src, "skip", extra, records_fn)
-    tasks = plan_shards(records, module.SPEC.splits, src, **_plan_options(options))
+    tasks = plan_shards(records, module.SPEC.splits, src, **options.plan_options())
     sizes = {r.key: _source_bytes(src, r) for r in records}
     picks = _spread(sorted(records, key=lambda r: r.key), probe)
     seconds, out_bytes, empty, failed = _probe(picks, src, output_features(features), options)
@@ -87,11 +87,6 @@ def estimate(
         output_bytes=projected,
         core_hours=core_hours, workers=workers, wall_hours=core_hours / busy,
     )  # fmt: skip
-
-
-def _plan_options(options: ConvertOptions) -> dict:
-    extra = {"multiple": options.shard_multiple} if hasattr(options, "shard_multiple") else {}
-    return {"max_samples": options.max_shard_samples, "max_bytes": options.max_shard_bytes, **extra}
 
 
 def _source_bytes(root: Path, record: Record) -> int:

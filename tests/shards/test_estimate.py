@@ -63,5 +63,7 @@ def test_cli_plan_prints_text_and_json_and_writes_nothing(nih_big, capsys):
     assert main(["plan", "nih-cxr14", str(nih_big), "--json", "--probe", "3"]) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["probed"] == 3 and plan["samples"] == {"train": 36, "test": 12}
+    assert main(["plan", "nih-cxr14", str(nih_big), "--json", "--shard-multiple", "5"]) == 0
+    assert json.loads(capsys.readouterr().out)["shards"] == {"train": 5, "test": 5}
     assert sorted(p.relative_to(nih_big) for p in nih_big.rglob("*")) == before
     assert main(["plan", "nih-cxr14", str(nih_big / "nowhere")]) == 2
