@@ -37,7 +37,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +87,8 @@ class StreamingDataset:
         size, crop, resize_mode: area downscale and centre crop on decode (:mod:`~.decode`).
         writable: copy ``.npy`` images out of the shard (default: zero-copy read-only views).
         gpu: decode with nvImageCodec into GPU memory (off by default; needs the package).
+        prefetch: shards fetched ahead in a background thread (remote sources download, local
+            ones check size/sha256, while the current shard is read); 0: fetch inline.
         name: the ``dataset`` value of each sample (default: index.json's ``dataset``).
         source_options: passed to :func:`~cxrhub.shards.loader.source.open_source`.
     """
@@ -113,6 +118,7 @@ class StreamingDataset:
         resize_mode: str = "long",
         writable: bool = False,
         gpu: bool = False,
+        prefetch: int = 1,
         name: str | None = None,
         source_options: dict | None = None,
     ):
@@ -138,6 +144,7 @@ class StreamingDataset:
         self.rank, self.world_size, self.even = rank, world_size, even_mode(even)
         self.worker, self.num_workers = worker, num_workers
         self._decode = gpu_decoder() if gpu else make_decoder(size, crop, resize_mode, writable)
+        self.prefetch = prefetch
         self._delivered, self._finished = 0, False
         self._pending_state: dict | None = None
         self._slot_cache: tuple[tuple, Slot] | None = None
@@ -283,19 +290,39 @@ class StreamingDataset:
         self._finished = True
 
     def _records(self, slot: Slot, skip: np.ndarray) -> Iterator[tuple]:
-        base = 0
-        for unit in slot.units:
+        jobs, base = [], 0
+        for unit in slot.units:  # units with something left to read, and their slot offset
             offset = base - unit.start
             base += len(unit)
-            if skip[offset + unit.start : offset + unit.stop].all():
-                continue
-            path = self.source.fetch(self.entries[unit.shard])
+            if not skip[offset + unit.start : offset + unit.stop].all():
+                jobs.append((unit, offset))
+        paths = self._paths([self.entries[unit.shard] for unit, _ in jobs])
+        for (unit, offset), path in zip(jobs, paths, strict=True):
 
             def want(i: int, offset: int = offset) -> bool:
                 return not skip[offset + i]
 
             for index, key, values in self._read(path, unit.start, unit.stop, want):
                 yield offset + index, key, values, path
+
+    def _paths(self, entries: list[dict]) -> Iterator[Path]:
+        """``source.fetch`` of each entry in order, the next ``prefetch`` ones fetched (and
+        checked) in a background thread while the current shard is read."""
+        if self.prefetch < 1 or len(entries) < 2:
+            yield from (self.source.fetch(e) for e in entries)
+            return
+        pool = ThreadPoolExecutor(1, thread_name_prefix="cxrhub-prefetch")
+        try:
+            ahead = iter(entries)
+            queue = deque(pool.submit(self.source.fetch, e) for e in islice(ahead, self.prefetch))
+            while queue:
+                path = queue.popleft().result()
+                upcoming = next(ahead, None)
+                if upcoming is not None:
+                    queue.append(pool.submit(self.source.fetch, upcoming))
+                yield path
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _read(self, path: Path, start: int, stop: int, want) -> Iterator[tuple]:
         if self.format == "webdataset":

@@ -240,3 +240,51 @@ def test_a_dataset_pickles_for_spawned_workers(uneven_out):
     rest = list(copy)
     assert head + [s["key"] for s in rest] == _keys(StreamingDataset(uneven_out, seed=2, buffer=4))
     assert all(s["image"].shape == (6, 6) for s in rest)
+
+
+class _CountingSource:
+    """A local source that records which shard files were fetched, in order."""
+
+    def __init__(self, root: Path):
+        from cxrhub.shards.loader import LocalSource
+
+        self.inner = LocalSource(root)
+        self.location = self.inner.location
+        self.fetched: list[str] = []
+
+    def index(self) -> dict:
+        return self.inner.index()
+
+    def fetch(self, entry: dict) -> Path:
+        self.fetched.append(entry["file"])
+        return self.inner.fetch(entry)
+
+
+def test_the_next_shard_is_fetched_in_the_background(uneven_out):
+    import time
+
+    options = {"image": None, "seed": 6, "buffer": 2}
+    inline = StreamingDataset(_CountingSource(uneven_out), prefetch=0, **options)
+    ahead = StreamingDataset(_CountingSource(uneven_out), prefetch=2, **options)
+    it = iter(ahead)
+    first = next(it)["key"]
+    deadline = time.monotonic() + 5
+    while len(ahead.source.fetched) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(ahead.source.fetched) == 3  # the current shard and the next two
+    assert [first] + [s["key"] for s in it] == _keys(inline)
+    assert ahead.source.fetched == inline.source.fetched  # same shards, same order, once each
+
+
+def test_a_bad_prefetched_shard_fails_when_its_turn_comes(uneven_out, tmp_path):
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(uneven_out, out)
+    index = json.loads((out / "index.json").read_text())
+    bad = out / index["splits"]["train"]["webdataset"][1]["file"]
+    bad.write_bytes(bad.read_bytes()[:-512])
+    got = []
+    with pytest.raises(ShardIntegrityError):
+        got.extend(s["key"] for s in StreamingDataset(out, image=None, shuffle=False, prefetch=3))
+    assert got == [f"k{i:03d}" for i in range(5)]  # the first shard, whole
