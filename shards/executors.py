@@ -1,7 +1,8 @@
 """Executors own processes, progress and resume markers; shard processing stays rank-agnostic.
 
-``LocalExecutor(workers=N)`` runs ``worker.run`` in N spawned processes, each on its strided share
-of the pending shards, and streams their reports back for the progress bar and the markers.
+``LocalExecutor(workers=N)`` runs ``worker.run`` in N spawned processes, handing each the next
+pending shard as it frees up (so a worker holds one shard's records, and a slow shard does not hold
+up a fixed share), and streams their reports back for the progress bar and the markers.
 ``RayExecutor`` (``cxrhub.shards.ray_executor``) runs them as Ray tasks; ``make_executor`` picks.
 """
 
@@ -112,14 +113,21 @@ class LocalExecutor:
         with ProcessPoolExecutor(
             n, mp_context=ctx, initializer=_init, initargs=(messages, stop)
         ) as pool:
-            futures = {pool.submit(_run_share, tasks[rank::n], options) for rank in range(n)}
+            upcoming, futures = iter(tasks), set()
+
+            def fill() -> None:  # one shard per submission, n in flight: memory stays per-shard
+                while len(futures) < n and (task := next(upcoming, None)) is not None:
+                    futures.add(pool.submit(_run_share, [task], options))
+
             try:
+                fill()
                 while futures:
                     receive(timeout=0.05)
                     done, futures = wait(futures, timeout=0, return_when=FIRST_EXCEPTION)
                     for future in done:
                         if future.exception() is not None:
                             raise future.exception()
+                    fill()
                 deadline = time.monotonic() + 60
                 while shards_seen < len(tasks):  # reports may trail the workers' return
                     if time.monotonic() > deadline:
