@@ -15,8 +15,10 @@ Printed beside each other, from the same run:
 - cxrhub with 1 worker (images/s per core) and 2 workers;
 - peak RSS of the conversion's processes at 1x and 10x the images (1 worker).
 
-Each conversion runs in a fresh interpreter that first converts the 6-image sample once, so
-imports and the card's plotting library are warm; worker start-up stays in the figure.
+Every run uses ``--shard-multiple 2`` (the plan a 2-worker machine would use), so 1 and 2 workers
+write the same shards. Each conversion runs in a fresh interpreter that first converts the
+6-image sample once, so imports and the card's plotting library are warm; worker start-up stays
+in the figure.
 
     python bench/convert.py --images 48
 """
@@ -89,7 +91,8 @@ def child(src: str, out: str, workers: int, warm: str) -> None:
     mimic_cxr.write_sample(Path(warm) / "src")
     convert("mimic-cxr", Path(warm) / "src", Path(warm) / "out", workers=workers)
     start = time.perf_counter()
-    result = convert("mimic-cxr", Path(src), Path(out), ConvertOptions(), workers=workers)
+    options = ConvertOptions(shard_multiple=2)  # the same two-shard-per-split plan for 1 and 2
+    result = convert("mimic-cxr", Path(src), Path(out), options, workers=workers)
     seconds = time.perf_counter() - start
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
