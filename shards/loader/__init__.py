@@ -10,6 +10,7 @@
         ...
 
 - :mod:`~.source`: where the shards live; whole, checked shard files (``open_source``).
+- :mod:`~.fetch`: shard files fetched in order, the next ones in flight (``prefetch``).
 - :mod:`~.plan`: which samples each rank x worker reads, ``even`` modes, the shuffle order.
 - :mod:`~.readers`: WebDataset tars and Parquet row groups -> raw records.
 - :mod:`~.decode`: npy / JPEG / PNG (8 and 16 bit) / HTJ2K -> numpy; optional nvImageCodec.

@@ -37,15 +37,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
 
 from cxrhub.shards.loader.decode import ImageDecodeError, gpu_decoder, make_decoder
+from cxrhub.shards.loader.fetch import fetch_ahead
 from cxrhub.shards.loader.labels import LabelMapper, choose_family
 from cxrhub.shards.loader.plan import (
     LoaderConfigError,
@@ -288,6 +286,7 @@ class StreamingDataset:
             self._delivered += 1
             yield sample
         self._finished = True
+        stream.close()  # releases the last shard
 
     def _records(self, slot: Slot, skip: np.ndarray) -> Iterator[tuple]:
         jobs, base = [], 0
@@ -296,33 +295,21 @@ class StreamingDataset:
             base += len(unit)
             if not skip[offset + unit.start : offset + unit.stop].all():
                 jobs.append((unit, offset))
-        paths = self._paths([self.entries[unit.shard] for unit, _ in jobs])
-        for (unit, offset), path in zip(jobs, paths, strict=True):
+        entries = [self.entries[unit.shard] for unit, _ in jobs]
+        release = getattr(self.source, "release", None)
+        for (unit, offset), entry, path in zip(
+            jobs, entries, fetch_ahead(self.source, entries, self.prefetch), strict=True
+        ):
 
             def want(i: int, offset: int = offset) -> bool:
                 return not skip[offset + i]
 
-            for index, key, values in self._read(path, unit.start, unit.stop, want):
-                yield offset + index, key, values, path
-
-    def _paths(self, entries: list[dict]) -> Iterator[Path]:
-        """``source.fetch`` of each entry in order, the next ``prefetch`` ones fetched (and
-        checked) in a background thread while the current shard is read."""
-        if self.prefetch < 1 or len(entries) < 2:
-            yield from (self.source.fetch(e) for e in entries)
-            return
-        pool = ThreadPoolExecutor(1, thread_name_prefix="cxrhub-prefetch")
-        try:
-            ahead = iter(entries)
-            queue = deque(pool.submit(self.source.fetch, e) for e in islice(ahead, self.prefetch))
-            while queue:
-                path = queue.popleft().result()
-                upcoming = next(ahead, None)
-                if upcoming is not None:
-                    queue.append(pool.submit(self.source.fetch, upcoming))
-                yield path
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            try:
+                for index, key, values in self._read(path, unit.start, unit.stop, want):
+                    yield offset + index, key, values, path
+            finally:  # read, or the iteration dropped: a cached remote shard may go now
+                if release is not None:
+                    release(entry)
 
     def _read(self, path: Path, start: int, stop: int, want) -> Iterator[tuple]:
         if self.format == "webdataset":

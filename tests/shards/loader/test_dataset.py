@@ -288,3 +288,46 @@ def test_a_bad_prefetched_shard_fails_when_its_turn_comes(uneven_out, tmp_path):
     with pytest.raises(ShardIntegrityError):
         got.extend(s["key"] for s in StreamingDataset(out, image=None, shuffle=False, prefetch=3))
     assert got == [f"k{i:03d}" for i in range(5)]  # the first shard, whole
+
+
+class _PinningSource(_CountingSource):
+    """A source with the remote sources' extras: ``prefetch(entries)`` and ``release(entry)``."""
+
+    def __init__(self, root: Path):
+        super().__init__(root)
+        self.calls: list[tuple[str, str]] = []
+
+    def prefetch(self, entries: list[dict]) -> list:
+        self.calls += [("prefetch", e["file"]) for e in entries]
+        return []
+
+    def fetch(self, entry: dict) -> Path:
+        self.calls.append(("fetch", entry["file"]))
+        return super().fetch(entry)
+
+    def release(self, entry: dict) -> None:
+        self.calls.append(("release", entry["file"]))
+
+
+def test_sources_with_prefetch_and_release_get_both(uneven_out):
+    source = _PinningSource(uneven_out)
+    keys = _keys(StreamingDataset(source, image=None, seed=1, buffer=3, prefetch=2))
+    assert sorted(keys) == _ok_keys(uneven_out, "train")
+    files = [f for kind, f in source.calls if kind == "fetch"]
+    assert len(files) == len(set(files)) == 5
+    for i, file in enumerate(files):  # asked ahead before its turn, released after its turn
+        calls = source.calls
+        assert i == 0 or calls.index(("prefetch", file)) < calls.index(("fetch", file))
+        assert calls.index(("fetch", file)) < calls.index(("release", file))
+    assert [f for kind, f in source.calls if kind == "prefetch"] == files[1:]
+    assert source.calls.index(("prefetch", files[2])) < source.calls.index(("fetch", files[1]))
+
+
+def test_a_dropped_iteration_releases_its_shard(uneven_out):
+    source = _PinningSource(uneven_out)
+    it = iter(StreamingDataset(source, image=None, shuffle=False, prefetch=0))
+    next(it)
+    it.close()
+    assert source.calls == [("fetch", "webdataset/train-000000.tar")] + [
+        ("release", "webdataset/train-000000.tar")
+    ]
