@@ -331,3 +331,27 @@ def test_a_dropped_iteration_releases_its_shard(uneven_out):
     assert source.calls == [("fetch", "webdataset/train-000000.tar")] + [
         ("release", "webdataset/train-000000.tar")
     ]
+
+
+def test_the_same_epoch_over_http_as_from_the_folder(uneven_out, tmp_path):
+    """Through the remote source (the remote tests' local HTTP server, token and cache)."""
+    http_server = pytest.importorskip("http_server")
+    from cxrhub.shards.loader import open_source
+
+    options = {"seed": 3, "buffer": 4, "rank": 1, "world_size": 2, "prefetch": 2}
+    local = _keys(StreamingDataset(uneven_out, **options))
+    with http_server.ShardServer({"/ds": uneven_out}, token=http_server.TOKEN) as server:
+
+        def remote() -> StreamingDataset:
+            source = open_source(
+                f"{server.url}/ds", token=http_server.TOKEN, cache_dir=tmp_path / "cache"
+            )
+            return StreamingDataset(source, **options)
+
+        assert _keys(remote()) == local
+        first = remote()
+        it = iter(first)
+        head = [next(it)["key"] for _ in range(4)]
+        resumed = remote()
+        resumed.load_state_dict(first.state_dict())
+        assert head + _keys(resumed) == local
