@@ -160,9 +160,10 @@ def run_floor(pixels: list[np.ndarray]) -> int:
     return len(pixels)
 
 
-def _proc(out: Path, worker: int, workers: int, queue) -> None:
+def _proc(out: Path, worker: int, workers: int, queue, barrier) -> None:
     ds = StreamingDataset(out, buffer=256, worker=worker, num_workers=workers)
     ds.slot()  # plan before the clock starts, as a DataLoader worker does once per epoch
+    barrier.wait()  # every worker starts reading together
     start = time.perf_counter()
     n = drain(ds)
     queue.put((n, start, time.perf_counter()))
@@ -174,8 +175,11 @@ def parallel_rate(out: Path, workers: int, repeat: int) -> float:
     ctx = mp.get_context("fork")
     rates = []
     for _ in range(repeat):
-        queue = ctx.Queue()
-        procs = [ctx.Process(target=_proc, args=(out, w, workers, queue)) for w in range(workers)]
+        queue, barrier = ctx.Queue(), ctx.Barrier(workers)
+        procs = [
+            ctx.Process(target=_proc, args=(out, w, workers, queue, barrier))
+            for w in range(workers)
+        ]
         for p in procs:
             p.start()
         results = [queue.get() for _ in procs]
