@@ -19,6 +19,7 @@ __all__ = [
     "AtomicFile",
     "atomic_open",
     "dumps",
+    "fsync_dir",
     "remove_temps",
     "sha256_file",
     "write_json",
@@ -47,7 +48,7 @@ class AtomicFile:
         os.fsync(self.file.fileno())
         self.file.close()
         os.replace(self._tmp, self.path)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
 
     def abort(self) -> None:
         """Close and delete the temp file; the target is untouched."""
@@ -67,7 +68,8 @@ def atomic_open(path: Path) -> Iterator[IO[bytes]]:
     atomic.commit()
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """fsync a folder, so a rename in it survives a crash."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)

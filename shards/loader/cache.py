@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cxrhub.shards.atomic import sha256_file
+from cxrhub.shards.atomic import fsync_dir, sha256_file
 
 try:
     import fcntl
@@ -199,7 +199,7 @@ class ShardCache:
             fcntl.flock(part.fd, fcntl.LOCK_SH)  # downgrade: now a pin, not a writer
         os.replace(part.path, path)
         part.published = True
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         self._pin(entry["sha256"].lower(), part.fd)
         self._verified.add(entry["sha256"].lower())
         return path
@@ -328,14 +328,6 @@ def _touch(path: Path) -> None:
         os.utime(path, (now, now))
     except OSError:  # read-only shared cache: recency is best effort
         pass
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _close_quietly(fd: int) -> None:
