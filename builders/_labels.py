@@ -30,11 +30,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasets import List, Value
 
 from cxrhub.shards.errors import SourceLayoutError
+
+if TYPE_CHECKING:
+    from datasets import List
 
 __all__ = [
     "ALIASES",
@@ -75,6 +78,8 @@ _TEXT = {"1.0": 1, "0.0": 0, "-1.0": -1, "1": 1, "0": 0, "-1": -1, "": None}
 
 def label_features() -> List:
     """The ``datasets`` feature of one label family: 14 nullable ``int8`` in CHEXPERT_14 order."""
+    from datasets import List, Value  # here: the loader's workers read labels without datasets
+
     return List(Value("int8"), length=len(CHEXPERT_14))
 
 

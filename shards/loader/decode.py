@@ -38,8 +38,9 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-from cxrhub.shards.dicom.encode import RESIZE_MODES, resize_area
 from cxrhub.shards.errors import CxrhubError
+
+RESIZE_MODES = ("long", "square")  # = cxrhub.shards.dicom.encode.RESIZE_MODES (tested)
 
 try:  # a declared dependency; the fallbacks keep a stripped install decoding
     import imagecodecs
@@ -176,7 +177,7 @@ def make_decoder(
 ) -> Callable[[bytes | memoryview], np.ndarray]:
     """A bytes -> array callable that also resizes (area) and centre-crops (picklable, so it
     travels to spawn/forkserver DataLoader workers)."""
-    if resize_mode not in RESIZE_MODES:
+    if resize_mode not in RESIZE_MODES:  # the converter's, checked without importing it
         raise ImageDecodeError(f"resize_mode {resize_mode!r}: choose from {RESIZE_MODES}")
     if size is None and crop is None:
         return functools.partial(decode_image, writable=writable)
@@ -189,7 +190,9 @@ class _Transform:
 
     def __call__(self, data: bytes | memoryview) -> np.ndarray:
         arr = decode_image(data)
-        if self.size is not None:
+        if self.size is not None:  # imported here: the dicom package loads pydicom
+            from cxrhub.shards.dicom.encode import resize_area
+
             arr = resize_area(np.ascontiguousarray(arr), self.size, self.resize_mode)
         if self.crop is not None:
             arr = np.ascontiguousarray(center_crop(arr, self.crop))
