@@ -1,5 +1,5 @@
-"""Converted outputs over HTTP(S) (:class:`HttpSource`) or on the Hugging Face Hub
-(:class:`HubSource`, ``hf://datasets/ORG/REPO[@REVISION][/SUBFOLDER]``), fetched whole into a
+"""Converted outputs over HTTP(S) (:class:`HttpSource`; the Hub's ``hf://`` locations build on it
+in :mod:`~cxrhub.shards.loader.hub`), fetched whole into a
 :class:`~cxrhub.shards.loader.cache.ShardCache` (unique temp file, sha256 computed while writing,
 fsync, rename); a path is returned only once size and sha256 match the index entry.
 
@@ -8,8 +8,7 @@ retried with exponential backoff, resuming with ``Range`` where the server honou
 raise :class:`RemoteAuthError`, 404 :class:`RemoteNotFoundError`, at once. A wrong sha256 is
 fetched once more from scratch (a corrupted transfer), then raises ``ShardIntegrityError`` (a
 corrupted store). The bearer token goes only to the origin it was given for (not across
-redirects) and never into logs, reprs or messages. HTTP is the standard library's ``urllib``;
-``huggingface_hub`` only builds Hub URLs and finds the token (``HF_HUB_OFFLINE`` is not consulted).
+redirects) and never into logs, reprs or messages. HTTP is the standard library's ``urllib``.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ import urllib.error
 import urllib.request
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
 from cxrhub.shards.errors import CxrhubError
 from cxrhub.shards.loader.cache import DEFAULT_CACHE_BYTES, PartialFile, ShardCache
@@ -33,12 +32,9 @@ from cxrhub.shards.loader.source import INDEX, ShardIntegrityError
 
 __all__ = [
     "HttpSource",
-    "HubLocationError",
-    "HubSource",
     "RemoteAuthError",
     "RemoteFetchError",
     "RemoteNotFoundError",
-    "parse_hub_location",
 ]
 
 log = logging.getLogger(__name__)
@@ -57,10 +53,6 @@ class RemoteNotFoundError(CxrhubError, FileNotFoundError):
 
 class RemoteFetchError(CxrhubError, ConnectionError):
     """A download failed for good: retries exhausted or an unexpected HTTP status."""
-
-
-class HubLocationError(CxrhubError, ValueError):
-    """An ``hf://`` location that is not ``hf://datasets/ORG/REPO[@REVISION][/SUBFOLDER]``."""
 
 
 class _Retryable(Exception):
@@ -340,60 +332,3 @@ def _reason(exc: BaseException) -> str:
     if isinstance(inner, BaseException):
         exc = inner
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-class HubSource(HttpSource):
-    """A converted output in a Hugging Face Hub dataset repo:
-    ``hf://datasets/ORG/REPO[@REVISION][/SUBFOLDER]`` (a revision with ``/`` in it, such as
-    ``refs/pr/1``, is written URL-encoded: ``@refs%2Fpr%2F1``).
-
-    Args:
-        location: the ``hf://`` location; REVISION defaults to ``main``.
-        token: a Hub token; by default ``huggingface_hub.get_token()`` (``HF_TOKEN``, then the
-            saved login); ``False`` sends none.
-        endpoint: the Hub URL (default ``HF_ENDPOINT`` or ``https://huggingface.co``).
-        options: as for :class:`HttpSource` (cache, retries, ...).
-    """
-
-    _auth_hint = "set HF_TOKEN, run `hf auth login`, or pass token=... to open_source()"
-
-    def __init__(
-        self,
-        location: str,
-        *,
-        token: str | bool | None = None,
-        endpoint: str | None = None,
-        **options,
-    ):
-        from huggingface_hub import constants, get_token
-
-        self.repo_id, self.revision, self.subfolder = parse_hub_location(location)
-        self.endpoint = (endpoint or constants.ENDPOINT).rstrip("/")
-        if token is None or token is True:
-            token = get_token()
-        super().__init__(self.endpoint, token=token or None, **options)
-        self.location = location
-
-    def url(self, file: str) -> str:
-        from huggingface_hub import hf_hub_url
-
-        return hf_hub_url(
-            self.repo_id,
-            file,
-            subfolder=self.subfolder or None,
-            repo_type="dataset",
-            revision=self.revision,
-            endpoint=self.endpoint,
-        )
-
-
-def parse_hub_location(location: str) -> tuple[str, str, str]:
-    """``hf://datasets/ORG/REPO[@REVISION][/SUBFOLDER]`` -> ``(repo_id, revision, subfolder)``."""
-    prefix = "hf://datasets/"
-    parts = location[len(prefix) :].strip("/").split("/")
-    repo, _, revision = parts[1].partition("@") if len(parts) > 1 else ("", "", "")
-    if not location.startswith(prefix) or not parts[0] or not repo:
-        raise HubLocationError(
-            f"{location!r}: expected hf://datasets/ORG/REPO[@REVISION][/SUBFOLDER]"
-        )
-    return f"{parts[0]}/{repo}", unquote(revision) or "main", "/".join(parts[2:])

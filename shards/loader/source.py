@@ -82,7 +82,7 @@ def open_source(location: str | Path, **options) -> Source:
 
         return HttpSource(text, **options)
     if text.startswith("hf://"):
-        from cxrhub.shards.loader.remote import HubSource
+        from cxrhub.shards.loader.hub import HubSource
 
         return HubSource(text, **options)
     return LocalSource(text, **options)

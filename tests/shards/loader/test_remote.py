@@ -15,14 +15,12 @@ from http_server import TOKEN, ShardServer
 
 from cxrhub.shards.errors import CxrhubError
 from cxrhub.shards.loader.cache import ShardCache
+from cxrhub.shards.loader.hub import HubLocationError, HubSource, parse_hub_location
 from cxrhub.shards.loader.remote import (
     HttpSource,
-    HubLocationError,
-    HubSource,
     RemoteAuthError,
     RemoteFetchError,
     RemoteNotFoundError,
-    parse_hub_location,
 )
 from cxrhub.shards.loader.source import ShardIntegrityError, open_source
 
