@@ -10,6 +10,8 @@
         ...
 
 - :mod:`~.source`: where the shards live; whole, checked shard files (``open_source``).
+- :mod:`~.remote`, :mod:`~.hub`, :mod:`~.cache`: ``https://`` and ``hf://`` sources, retries,
+  the shared sha256-keyed shard cache.
 - :mod:`~.fetch`: shard files fetched in order, the next ones in flight (``prefetch``).
 - :mod:`~.plan`: which samples each rank x worker reads, ``even`` modes, the shuffle order.
 - :mod:`~.readers`: WebDataset tars and Parquet row groups -> raw records.
