@@ -18,7 +18,7 @@ from cxrhub import builders
 from cxrhub.builders._spec import Record
 from cxrhub.shards.convert import ConvertOptions, collect_records
 from cxrhub.shards.errors import BadInputError, CxrhubError
-from cxrhub.shards.plan import media_paths, plan_shards
+from cxrhub.shards.plan import plan_shards, source_bytes
 from cxrhub.shards.schema import build_example, output_features
 from cxrhub.shards.writers import ParquetShardWriter, TarShardWriter
 
@@ -65,7 +65,7 @@ def estimate(
     module.check(src, **extra)
     records, errors = collect_records(module, src, "skip", extra, records_fn)
     tasks = plan_shards(records, module.SPEC.splits, src, **options.plan_options())
-    sizes = {r.key: _source_bytes(src, r) for r in records}
+    sizes = {r.key: source_bytes(r, src) for r in records}
     picks = _spread(sorted(records, key=lambda r: r.key), probe)
     seconds, out_bytes, empty, failed = _probe(picks, src, output_features(features), options)
     probed_src = sum(sizes[r.key] for r in picks) or 1
@@ -87,11 +87,6 @@ def estimate(
         output_bytes=projected,
         core_hours=core_hours, workers=workers, wall_hours=core_hours / busy,
     )  # fmt: skip
-
-
-def _source_bytes(root: Path, record: Record) -> int:
-    paths = [root / rel for rel in media_paths(record)]
-    return sum(p.stat().st_size for p in paths if p.is_file())
 
 
 def _spread(records: list[Record], k: int) -> list[Record]:

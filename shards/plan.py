@@ -23,6 +23,7 @@ __all__ = [
     "media_paths",
     "output_bytes",
     "plan_shards",
+    "source_bytes",
 ]
 
 # Output bytes per source byte, by what a record makes of a file (the planner's size estimate).
@@ -151,6 +152,11 @@ def _media_items(record: Record) -> list:
 def media_paths(record: Record) -> list[str]:
     """The distinct source files a record reads."""
     return sorted({m if isinstance(m, str) else m["path"] for m in _media_items(record)})
+
+
+def source_bytes(record: Record, root: Path) -> int:
+    """The bytes of the distinct source files a record reads (a missing file counts 0)."""
+    return sum(_size(root / rel) for rel in media_paths(record))
 
 
 def _size(path: Path) -> int:
