@@ -99,6 +99,7 @@ def _resized_first(array: np.ndarray, request: dict) -> np.ndarray | None:
 
 
 def _display(array: np.ndarray, pixels: dict, request: dict, stem: str) -> tuple[dict, dict]:
+    small = None
     if request.get("recipe") == "mimic-cxr-jpg":
         image, params = mimic_cxr_jpg(array, pixels, return_params=True)
     elif request.get("recipe") is None:
@@ -107,16 +108,14 @@ def _display(array: np.ndarray, pixels: dict, request: dict, stem: str) -> tuple
             array if small is None else small, pixels, bits=int(request.get("bits", 8)),
             voi=request.get("voi", "auto"), return_params=True,
         )  # fmt: skip
-        if small is not None:
-            params["resize"] = resize_params(array.shape, int(request["size"]), "long")
-            params["resize"]["order"] = "stored values resized, then modality/VOI/inversion"
     else:
         raise ValueError(f"unknown display recipe {request['recipe']!r}; known: mimic-cxr-jpg")
-    if request.get("size") and "resize" not in params:
-        size, mode = int(request["size"]), request.get("mode", "long")
-        params["resize"] = resize_params(image.shape, size, mode)
     if request.get("size"):  # square mode pads the display image: 0 is black after inversion
-        image = resize_area(image, int(request["size"]), request.get("mode", "long"))
+        size, mode = int(request["size"]), request.get("mode", "long")
+        params["resize"] = resize_params(array.shape, size, mode)
+        if small is not None:
+            params["resize"]["order"] = "stored values resized, then modality/VOI/inversion"
+        image = resize_area(image, size, mode)
     fmt = request.get("format", "png")
     quality = int(request.get("quality", JPEG_QUALITY))
     data, ext = encode_variant(image, fmt, quality=quality)

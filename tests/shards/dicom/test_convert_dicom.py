@@ -93,3 +93,9 @@ def test_display_variant_is_the_resized_stored_values_windowed(name):
     assert values["h"]["outputs"]["small"]["resize"]["order"].startswith("stored values resized")
     mapped_first = resize_area(to_display(array, pixels), 256)
     assert np.abs(got.astype(int) - mapped_first).mean() < 2.0
+    square = {"output": "display", "size": 256, "mode": "square", "format": "png"}
+    values = render(dicom_file(name), name, {"sq": square, "h": {"output": "header"}})
+    got = np.asarray(Image.open(io.BytesIO(values["sq"]["bytes"])))
+    recorded = values["h"]["outputs"]["sq"]["resize"]
+    assert recorded["mode"] == "square" and list(got.shape) == recorded["output_shape"]
+    assert np.array_equal(got, resize_area(expected, 256, "square"))
