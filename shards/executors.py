@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from cxrhub.shards import worker
 from cxrhub.shards.errors import ConversionStopped
+from cxrhub.shards.heap import reuse_freed_memory
 from cxrhub.shards.plan import ShardTask
 
 __all__ = ["EXECUTORS", "Executor", "LocalExecutor", "make_executor"]
@@ -144,6 +145,7 @@ class LocalExecutor:
 def _init(messages, stop) -> None:
     global _QUEUE, _STOP
     _QUEUE, _STOP = messages, stop
+    reuse_freed_memory()
 
 
 def _run_share(tasks: list[ShardTask], options: dict) -> None:

@@ -199,7 +199,8 @@ def resize_area(arr: np.ndarray, size: int, mode: str = "long") -> np.ndarray:
     if mode == "long" and scaled == arr.shape:
         return source
     if scaled != arr.shape:
-        image = Image.fromarray(arr.astype(np.float32))
+        # Pillow maps L / I;16 onto the array (no copy); convert() widens to float32 in C
+        image = Image.fromarray(arr).convert("F")
         mean = np.asarray(image.resize(scaled[::-1], Image.Resampling.BOX))
         limit = np.iinfo(arr.dtype).max
         arr = np.clip(np.rint(mean), 0, limit).astype(arr.dtype)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cxrhub.shards.errors import BadInputError
+from cxrhub.shards.heap import reuse_freed_memory
 
 __all__ = ["Guard"]
 
@@ -21,6 +22,7 @@ _START_TIMEOUT = 120.0
 
 
 def _serve(conn) -> None:
+    reuse_freed_memory()
     conn.send(("ready", None))
     while True:
         try:
