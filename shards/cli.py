@@ -221,7 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", choices=builders.names())
     p.add_argument("src", help="the download's root folder")
     _add_plan_arguments(p)
-    p.add_argument("--probe", type=int, default=8, help="records to convert as a timed probe")
+    p.add_argument(
+        "--probe",
+        type=int,
+        default=8,
+        help="records to convert as a timed probe (0: the plan alone)",
+    )
     p.add_argument("--workers", type=int, default=1, help="workers to estimate the wall time for")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.set_defaults(func=cmd_plan)

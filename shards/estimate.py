@@ -18,7 +18,7 @@ from cxrhub import builders
 from cxrhub.builders._spec import Record
 from cxrhub.shards.convert import ConvertOptions, collect_records
 from cxrhub.shards.errors import BadInputError, CxrhubError
-from cxrhub.shards.plan import plan_shards, source_bytes
+from cxrhub.shards.plan import FileSizes, plan_shards, source_bytes
 from cxrhub.shards.schema import build_example, output_features
 from cxrhub.shards.writers import ParquetShardWriter, TarShardWriter
 
@@ -54,7 +54,10 @@ def estimate(
     probe: int = 8,
     workers: int = 1,
 ) -> Estimate:
-    """Plan the conversion of ``src`` as ``convert`` would and probe ``probe`` records."""
+    """Plan the conversion of ``src`` as ``convert`` would and probe ``probe`` records (0: the
+    plan alone, with no output size or time projection)."""
+    if probe < 0:
+        raise ValueError(f"probe must be >= 0 records, got {probe}")
     options = options or ConvertOptions()
     module = builders.load(dataset)
     if not builders.is_convertible(module):
@@ -64,17 +67,20 @@ def estimate(
     extra = builders.source_options(module, source_options)
     module.check(src, **extra)
     records, errors = collect_records(module, src, "skip", extra, records_fn)
-    tasks = plan_shards(records, module.SPEC.splits, src, **options.plan_options())
-    sizes = {r.key: source_bytes(r, src) for r in records}
+    stat = FileSizes(src)  # one stat per file for the plan and the source bytes
+    tasks = plan_shards(records, module.SPEC.splits, src, **options.plan_options(), sizes=stat)
+    sizes = {r.key: source_bytes(r, src, stat) for r in records}
     picks = _spread(sorted(records, key=lambda r: r.key), probe)
-    seconds, out_bytes, empty, failed = _probe(picks, src, output_features(features), options)
-    probed_src = sum(sizes[r.key] for r in picks) or 1
     total_src = sum(sizes.values())
-    scale = total_src / probed_src if total_src else len(records) / max(len(picks), 1)
-    projected = {
-        fmt: round((b - empty[fmt]) * scale + empty[fmt] * len(tasks))
-        for fmt, b in out_bytes.items()
-    }
+    seconds, projected, failed = [], {}, 0
+    if picks:
+        seconds, out_bytes, empty, failed = _probe(picks, src, output_features(features), options)
+        probed_src = sum(sizes[r.key] for r in picks) or 1
+        scale = total_src / probed_src if total_src else len(records) / len(picks)
+        projected = {
+            fmt: round((b - empty[fmt]) * scale + empty[fmt] * len(tasks))
+            for fmt, b in out_bytes.items()
+        }
     per_sample = statistics.median(seconds) if seconds else 0.0
     core_hours = per_sample * len(records) / 3600
     busy = min(workers, len(tasks)) or 1
@@ -91,6 +97,8 @@ def estimate(
 
 def _spread(records: list[Record], k: int) -> list[Record]:
     """``k`` records evenly spaced over the sorted list (all of them if there are fewer)."""
+    if k <= 0:
+        return []
     if k >= len(records):
         return records
     step = len(records) / k
@@ -147,6 +155,11 @@ def render(est: Estimate) -> str:
         "(bad rows, unknown splits, duplicate keys)",
         f"  source:  {_size(est.source_bytes)} of media",
         f"  shards:  {shards}",
+    ]
+    if not est.probed:
+        lines.append("  probe:   none (--probe 0): no output size or time projection")
+        return "\n".join(lines) + "\n"
+    lines += [
         f"  probe:   {est.probed} samples, {est.probe_failed} failed; "
         f"{est.seconds_per_sample:.3f} s per sample per core (median)",
         f"  output:  {outputs}",

@@ -19,6 +19,7 @@ from cxrhub.shards.atomic import dumps
 __all__ = [
     "ARCHIVAL_RATIO",
     "DISPLAY_RATIO",
+    "FileSizes",
     "ShardTask",
     "media_paths",
     "output_bytes",
@@ -75,25 +76,28 @@ def plan_shards(
     max_samples: int,
     max_bytes: int,
     multiple: int = 1,
+    sizes: FileSizes | None = None,
 ) -> list[ShardTask]:
     """Cut each split's records (sorted by key) into shards of at most ``max_samples`` samples
     and about ``max_bytes`` estimated output bytes (:func:`output_bytes`). With ``multiple`` N
     above 1, each split's shard count becomes the next multiple of N (N x the workers that will
     read it), the records then cut into that many groups of equal size; a split of fewer than N
     samples gets one shard per sample. A split with no records gets no shard (``datasets``
-    refuses a declared split without data)."""
+    refuses a declared split without data). ``sizes`` shares stat results with a caller that
+    needs them too."""
     if min(max_samples, max_bytes, multiple) < 1:
         raise ValueError("max_samples, max_bytes and multiple must be >= 1")
+    sizes = sizes or FileSizes(root)
     tasks: list[ShardTask] = []
     for split in splits:
         chosen = sorted((r for r in records if r.split == split), key=lambda r: r.key)
         if not chosen:
             continue
-        sizes = [output_bytes(r, root) for r in chosen]
-        groups = _cut(chosen, sizes, max_samples=max_samples, max_bytes=max_bytes)
+        weights = [output_bytes(r, root, sizes) for r in chosen]
+        groups = _cut(chosen, weights, max_samples=max_samples, max_bytes=max_bytes)
         if multiple > 1:
             count = _multiple_count(len(groups), len(chosen), multiple)
-            weights = [max(max_bytes, s * max_samples) for s in sizes]  # share of a shard, x M*B
+            weights = [max(max_bytes, w * max_samples) for w in weights]  # shard share, x M*B
             groups = _equal_cut(chosen, weights, count)
         tasks += [ShardTask(split, i, len(groups), tuple(g)) for i, g in enumerate(groups)]
     return tasks
@@ -132,16 +136,17 @@ def _equal_cut(records: list[Record], weights: list[int], count: int) -> list[li
     return [records[a:b] for a, b in itertools.pairwise(bounds)]
 
 
-def output_bytes(record: Record, root: Path) -> int:
+def output_bytes(record: Record, root: Path, sizes: FileSizes | None = None) -> int:
     """The bytes a record is expected to add to a shard, from its source files' sizes: a file
     kept as released counts whole, a DICOM's archival copy ``ARCHIVAL_RATIO`` of it (lossless
     HTJ2K of the usual uncompressed release), a display variant ``DISPLAY_RATIO``, a header
     nothing (a few KB)."""
+    sizes = sizes or FileSizes(root)
     total = 0.0
     for media in _media_items(record):
         path = media if isinstance(media, str) else media["path"]
         output = "copy" if isinstance(media, str) else media.get("output", "copy")
-        total += _size(root / path) * _RATIOS.get(output, 1.0)
+        total += sizes(path) * _RATIOS.get(output, 1.0)
     return round(total)
 
 
@@ -154,13 +159,25 @@ def media_paths(record: Record) -> list[str]:
     return sorted({m if isinstance(m, str) else m["path"] for m in _media_items(record)})
 
 
-def source_bytes(record: Record, root: Path) -> int:
+def source_bytes(record: Record, root: Path, sizes: FileSizes | None = None) -> int:
     """The bytes of the distinct source files a record reads (a missing file counts 0)."""
-    return sum(_size(root / rel) for rel in media_paths(record))
+    sizes = sizes or FileSizes(root)
+    return sum(sizes(rel) for rel in media_paths(record))
 
 
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+class FileSizes:
+    """Sizes of source files under ``root``, each stat'ed once (a stat is a round trip on a
+    network filesystem); a missing or unreadable file counts 0."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self._known: dict[str, int] = {}
+
+    def __call__(self, rel: str) -> int:
+        """The size of ``root / rel`` in bytes."""
+        if rel not in self._known:
+            try:
+                self._known[rel] = (self.root / rel).stat().st_size
+            except OSError:
+                self._known[rel] = 0
+        return self._known[rel]

@@ -67,3 +67,32 @@ def test_cli_plan_prints_text_and_json_and_writes_nothing(nih_big, capsys):
     assert json.loads(capsys.readouterr().out)["shards"] == {"train": 5, "test": 5}
     assert sorted(p.relative_to(nih_big) for p in nih_big.rglob("*")) == before
     assert main(["plan", "nih-cxr14", str(nih_big / "nowhere")]) == 2
+
+
+def test_plan_stats_each_source_file_once(nih_big, monkeypatch):
+    """A stat is a network round trip on the shared filesystems big downloads live on."""
+    import pathlib
+    from collections import Counter
+
+    stats: Counter = Counter()
+    real_stat = pathlib.Path.stat
+
+    def counting_stat(self, *args, **kwargs):
+        if self.suffix == ".png":
+            stats[self] += 1
+        return real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "stat", counting_stat)
+    est = estimate("nih-cxr14", nih_big, ConvertOptions(max_shard_samples=7), probe=0)
+    images = list(nih_big.rglob("*.png"))
+    assert est.source_bytes == sum(real_stat(p).st_size for p in images)
+    assert len(stats) == len(images) and max(stats.values()) == 1, stats.most_common(1)
+
+
+def test_plan_without_a_probe_prints_the_plan_alone(nih_big, capsys):
+    assert main(["plan", "nih-cxr14", str(nih_big), "--probe", "0"]) == 0
+    text = capsys.readouterr().out
+    assert "samples:" in text and "shards:" in text and "no output size or time" in text
+    assert "output:" not in text
+    with pytest.raises(ValueError, match="probe must be >= 0"):
+        estimate("nih-cxr14", nih_big, probe=-1)
