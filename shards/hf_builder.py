@@ -4,7 +4,7 @@ datasets 5.x runs no loading scripts, so the adapter is imported from this packa
 
     from cxrhub.shards.hf_builder import load_builder
 
-    builder = load_builder("nih-cxr14", data_dir="/data/nih")
+    builder = load_builder("nih-cxr14", data_dir="/data/nih")  # config="..." for another config
     builder.download_and_prepare(num_proc=2)
     ds = builder.as_dataset()             # same rows and features as load_dataset(OUT)
     stream = builder.as_streaming_dataset()
@@ -34,14 +34,21 @@ _MAX_GENERATOR_SHARDS = 64  # lists datasets splits across num_proc jobs
 
 
 class CxrhubConfig(datasets.BuilderConfig):
-    """A registered dataset: ``data_dir`` is its local download, ``on_error`` the policy."""
+    """A registered dataset: ``data_dir`` is its local download, ``on_error`` the policy,
+    ``subset`` one of the builder's own configs (``default``, or e.g. MIMIC-CXR's ``studies``)."""
 
     def __init__(
-        self, *args, on_error: str = "error", source_options: dict | None = None, **kwargs
+        self,
+        *args,
+        on_error: str = "error",
+        source_options: dict | None = None,
+        subset: str = builders.DEFAULT_CONFIG,
+        **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.on_error = on_error
         self.source_options = dict(source_options or {})
+        self.subset = subset
 
 
 class CxrhubBuilder(datasets.GeneratorBasedBuilder):
@@ -57,12 +64,15 @@ class CxrhubBuilder(datasets.GeneratorBasedBuilder):
     def _module(self):
         return builders.load(self.config.name)
 
+    def _subset(self) -> tuple:
+        """``(features, records_fn)`` of the chosen builder config."""
+        return builders.config(self._module(), self.config.subset)[:2]
+
     def _info(self) -> datasets.DatasetInfo:
-        module = self._module()
-        spec = module.SPEC
+        spec = self._module().SPEC
         return datasets.DatasetInfo(
             description=spec.description,
-            features=output_features(module.FEATURES),
+            features=output_features(self._subset()[0]),
             homepage=spec.homepage,
             citation=spec.citation,
             license=spec.license,
@@ -76,7 +86,7 @@ class CxrhubBuilder(datasets.GeneratorBasedBuilder):
         module, root = self._module(), Path(self.config.data_dir)
         extra = builders.source_options(module, self.config.source_options)
         module.check(root, **extra)
-        records, _ = collect_records(module, root, self.config.on_error, extra)
+        records, _ = collect_records(module, root, self.config.on_error, extra, self._subset()[1])
         generators = []
         for split in module.SPEC.splits:
             chosen = sorted((r for r in records if r.split == split), key=lambda r: r.key)
@@ -102,9 +112,16 @@ class CxrhubBuilder(datasets.GeneratorBasedBuilder):
                 yield Key(shard_id, item_id), example
 
 
-def load_builder(name: str, data_dir: str | Path, **kwargs) -> CxrhubBuilder:
-    """The ``datasets`` builder of dataset ``name`` over the local download at ``data_dir``."""
+def load_builder(
+    name: str, data_dir: str | Path, *, config: str = builders.DEFAULT_CONFIG, **kwargs
+) -> CxrhubBuilder:
+    """The ``datasets`` builder of dataset ``name`` over the local download at ``data_dir``;
+    ``config`` picks one of the builder's configs (``cxrhub list`` names them), as
+    ``cxrhub convert --config`` does."""
     module = builders.load(name)
     if not builders.is_convertible(module):
         raise MissingSourceError(f"{name}: registered, but its builder is not implemented yet")
+    builders.config(module, config)  # an unknown config names the valid ones
+    if config != builders.DEFAULT_CONFIG:
+        kwargs["subset"] = config
     return CxrhubBuilder(config_name=name, data_dir=str(data_dir), **kwargs)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from datasets import Image, load_dataset
+from datasets import Image, List, load_dataset
 
 from cxrhub import builders
-from cxrhub.shards.errors import MissingSourceError
+from cxrhub.shards.errors import MissingSourceError, UnknownDatasetError
 from cxrhub.shards.hf_builder import CxrhubBuilder, load_builder
 
 
@@ -63,3 +63,37 @@ def test_adapter_matches_conversion_for_the_mimic_releases(name, tmp_path):
         for column in images:
             a, b = (d.cast_column(column, Image(decode=False)) for d in (a, b))
         assert a.features == b.features and a.to_list() == b.to_list()
+
+
+def test_adapter_builds_a_builders_other_config_like_convert_does(tmp_path):
+    """MIMIC-CXR's ``studies`` config (one row per study, a list of images): the same rows as
+    ``cxrhub convert --config studies`` read back with ``load_dataset(OUT, "studies")``."""
+    from cxrhub.shards.convert import ConvertOptions, convert
+
+    src = builders.load("mimic-cxr").write_sample(tmp_path / "src")
+    options = ConvertOptions(formats=("parquet",))
+    convert("mimic-cxr", src, tmp_path / "out", options, config="studies")
+    builder = load_builder(
+        "mimic-cxr", data_dir=src, config="studies", cache_dir=str(tmp_path / "cache")
+    )
+    builder.download_and_prepare()
+    built = builder.as_dataset()
+    converted = load_dataset(str(tmp_path / "out"), "studies", cache_dir=str(tmp_path / "c2"))
+    assert set(built) == set(converted)
+    for split in built:
+        a, b = (
+            d.cast_column("images_512", List(Image(decode=False)))
+            for d in (built[split], converted[split])
+        )
+        assert a.features == b.features and a.to_list() == b.to_list()
+        assert len(a) < len(load_builder_default_rows(src, tmp_path, split))  # studies < images
+    with pytest.raises(
+        UnknownDatasetError, match="unknown config .nope.; configs: default, studies"
+    ):
+        load_builder("mimic-cxr", data_dir=src, config="nope")
+
+
+def load_builder_default_rows(src, tmp_path, split):
+    builder = load_builder("mimic-cxr", data_dir=src, cache_dir=str(tmp_path / "cache-default"))
+    builder.download_and_prepare()
+    return builder.as_dataset(split=split)
