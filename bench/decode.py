@@ -13,7 +13,9 @@ Columns (images/s on one core; ratios are cxrhub / baseline):
 - cold:     cxrhub and the floor again, each file's pages dropped from the page cache before every
   timed call (``posix_fadvise(DONTNEED)``): a conversion reads each file once, from storage
 
-Then 2 processes vs 1 on the whole set.
+Then 2 processes vs 1 on the whole set. Every process first keeps freed memory for reuse
+(``cxrhub.shards.heap``), as the conversion's decode processes do, so each column's figure is not
+a measure of fresh-page faults on its 15 MB output.
 
     python bench/decode.py [--repeat 3]
 """
@@ -38,6 +40,7 @@ from pydicom.encaps import generate_frames
 from cxrhub.builders._sample import write_dicom
 from cxrhub.shards.dicom.backends import choose
 from cxrhub.shards.dicom.read import read
+from cxrhub.shards.heap import reuse_freed_memory
 
 SYNTAXES = {
     "uncompressed": uid.ExplicitVRLittleEndian,
@@ -56,16 +59,21 @@ def images() -> dict[str, tuple[np.ndarray, int]]:
     return {"RG1": (rg1, 15), "SYN": (syn, 12)}
 
 
-def timed(fn, repeat: int, before=None) -> float:
-    fn()  # warm: page cache, imports, codec tables
-    times = []
-    for _ in range(repeat):
-        if before is not None:
-            before()
-        start = time.perf_counter()
+def rates(cases: dict, repeat: int) -> dict[str, float]:
+    """Calls per second of each ``name: (fn, before)`` case: after one warm call each (page
+    cache, imports, codec tables), ``repeat`` interleaved rounds of one timed call per case
+    (``before()`` untimed first), so a slow phase of the machine hits every case alike."""
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for fn, _ in cases.values():
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    for _ in range(repeat):
+        for name, (fn, before) in cases.items():
+            if before is not None:
+                before()
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: 1 / statistics.median(t) for name, t in times.items()}
 
 
 def codec_only(path: Path):
@@ -129,7 +137,7 @@ def scaling(paths: list[Path], copies: int) -> tuple[float, float]:
     for p in work:
         _read_one(p)
     one = time.perf_counter() - start
-    with ProcessPoolExecutor(2) as pool:
+    with ProcessPoolExecutor(2, initializer=reuse_freed_memory) as pool:
         list(pool.map(_read_one, paths * 2))  # both workers started and warm
         start = time.perf_counter()
         list(pool.map(_read_one, work, chunksize=1))
@@ -141,6 +149,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    reuse_freed_memory()
     work = Path(tempfile.mkdtemp(prefix="cxrhub-decode-"))
     header = (
         f"{'image':<5} {'syntax':<18} {'MB':>5} {'cxrhub':>7} {'codec':>7} {'pydicom':>8} "
@@ -154,17 +163,17 @@ def main() -> None:
             path = write_dicom(work / f"{image}-{label}.dcm".replace(" ", "_"), pixels, ts,
                                photometric="MONOCHROME1", bits_stored=bits)  # fmt: skip
             all_paths.append(path)
-            rates = {
-                "cxrhub": 1 / timed(lambda p=path: read(p), args.repeat),
-                "codec": 1 / timed(codec_only(path), args.repeat),
-                "pydicom": 1 / timed(lambda p=path: pydicom.dcmread(p).pixel_array, args.repeat),
-                "chexp+": 1 / timed(chexpert_plus_listing(path, work / "x.jpg"), args.repeat),
-                "floor": 1 / timed(floor(path), args.repeat),
-                "cold": 1 / timed(lambda p=path: read(p), args.repeat, drop_cache(path)),
-                "cold floor": 1 / timed(floor(path), args.repeat, drop_cache(path)),
+            cases = {
+                "cxrhub": (lambda p=path: read(p), None),
+                "codec": (codec_only(path), None),
+                "pydicom": (lambda p=path: pydicom.dcmread(p).pixel_array, None),
+                "chexp+": (chexpert_plus_listing(path, work / "x.jpg"), None),
+                "floor": (floor(path), None),
+                "cold": (lambda p=path: read(p), drop_cache(path)),
+                "cold floor": (floor(path), drop_cache(path)),
             }
+            r = rates(cases, args.repeat)
             mb = path.stat().st_size / 1e6
-            r = rates
             print(
                 f"{image:<5} {label:<18} {mb:>5.1f} {r['cxrhub']:>7.1f} {r['codec']:>7.1f} "
                 f"{r['pydicom']:>8.1f} {r['chexp+']:>7.1f} {r['floor']:>7.0f}   "
