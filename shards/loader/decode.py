@@ -16,7 +16,7 @@ member or a Parquet cell:
 - HTJ2K / JPEG 2000 codestreams (the archival ``.j2k``): ``imagecodecs.htj2k_decode`` (OpenJPH),
   then ``jpeg2k_decode`` (OpenJPEG), then Pillow. ``uint16`` values are bit-exact.
 
-``resize``: downscale by area (the converter's own :func:`~cxrhub.shards.dicom.encode.resize_area`:
+``resize``: downscale by area (the converter's own :func:`~cxrhub.shards.resize.resize_area`:
 long side -> ``size``, dtype kept, never upscales; ``"square"`` pads to ``size x size``).
 ``crop``: a centred ``crop x crop`` window after the resize (smaller images are not padded).
 
@@ -39,8 +39,7 @@ import numpy as np
 from PIL import Image
 
 from cxrhub.shards.errors import CxrhubError
-
-RESIZE_MODES = ("long", "square")  # = cxrhub.shards.dicom.encode.RESIZE_MODES (tested)
+from cxrhub.shards.resize import RESIZE_MODES, resize_area
 
 try:  # a declared dependency; the fallbacks keep a stripped install decoding
     import imagecodecs
@@ -177,7 +176,7 @@ def make_decoder(
 ) -> Callable[[bytes | memoryview], np.ndarray]:
     """A bytes -> array callable that also resizes (area) and centre-crops (picklable, so it
     travels to spawn/forkserver DataLoader workers)."""
-    if resize_mode not in RESIZE_MODES:  # the converter's, checked without importing it
+    if resize_mode not in RESIZE_MODES:
         raise ImageDecodeError(f"resize_mode {resize_mode!r}: choose from {RESIZE_MODES}")
     if size is None and crop is None:
         return functools.partial(decode_image, writable=writable)
@@ -190,9 +189,7 @@ class _Transform:
 
     def __call__(self, data: bytes | memoryview) -> np.ndarray:
         arr = decode_image(data)
-        if self.size is not None:  # imported here: the dicom package loads pydicom
-            from cxrhub.shards.dicom.encode import resize_area
-
+        if self.size is not None:
             arr = resize_area(np.ascontiguousarray(arr), self.size, self.resize_mode)
         if self.crop is not None:
             arr = np.ascontiguousarray(center_crop(arr, self.crop))

@@ -14,10 +14,3 @@ def test_loader_imports_without_datasets_pydicom_or_pandas():
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(run.stdout) == []
-
-
-def test_the_loader_accepts_the_converters_resize_modes():
-    from cxrhub.shards.dicom import encode
-    from cxrhub.shards.loader import decode
-
-    assert decode.RESIZE_MODES == encode.RESIZE_MODES
