@@ -22,7 +22,7 @@ from cxrhub.shards.errors import ConversionStopped
 from cxrhub.shards.heap import reuse_freed_memory
 from cxrhub.shards.plan import ShardTask
 
-__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "make_executor"]
+__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "make_executor", "progress_bar"]
 
 EXECUTORS = ("local", "ray")
 _QUEUE = None
@@ -39,6 +39,11 @@ class Executor(Protocol):
         on_shard: Callable[[dict], None],
         total_samples: int,
     ) -> None: ...
+
+
+def progress_bar(options: dict, total_samples: int) -> tqdm:
+    """The run's bar, in images, named after the dataset (every executor shows the same one)."""
+    return tqdm(total=total_samples, unit="img", desc=options["dataset"], disable=None)
 
 
 def make_executor(
@@ -75,7 +80,7 @@ class LocalExecutor:
         total_samples: int,
     ) -> None:
         """Write every task's shards; ``on_shard(result)`` runs in this process as each finishes."""
-        bar = tqdm(total=total_samples, unit="img", desc=options["dataset"], disable=None)
+        bar = progress_bar(options, total_samples)
         n = min(self.workers, len(tasks))
         shards_done = 0
 

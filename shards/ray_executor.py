@@ -16,10 +16,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from cxrhub.shards import worker
 from cxrhub.shards.errors import CxrhubError
+from cxrhub.shards.executors import progress_bar
 from cxrhub.shards.plan import ShardTask
 
 __all__ = ["RAY_MISSING", "RayExecutor", "RayMissingError", "TransientShardError", "import_ray"]
@@ -98,7 +97,7 @@ class RayExecutor:
         )
         options_ref = ray.put(options)
         refs = {remote.remote(task, options_ref, progress): task for task in tasks}
-        bar = tqdm(total=total_samples, unit="img", desc=options["dataset"], disable=None)
+        bar = progress_bar(options, total_samples)
         try:
             self._collect(refs, progress, on_shard, bar)
         except BaseException:
