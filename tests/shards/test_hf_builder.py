@@ -86,14 +86,14 @@ def test_adapter_builds_a_builders_other_config_like_convert_does(tmp_path):
             for d in (built[split], converted[split])
         )
         assert a.features == b.features and a.to_list() == b.to_list()
-        assert len(a) < len(load_builder_default_rows(src, tmp_path, split))  # studies < images
+        assert len(a) < len(_default_rows(src, tmp_path, split))  # studies < images
     with pytest.raises(
         UnknownDatasetError, match="unknown config .nope.; configs: default, studies"
     ):
         load_builder("mimic-cxr", data_dir=src, config="nope")
 
 
-def load_builder_default_rows(src, tmp_path, split):
+def _default_rows(src, tmp_path, split):
     builder = load_builder("mimic-cxr", data_dir=src, cache_dir=str(tmp_path / "cache-default"))
     builder.download_and_prepare()
     return builder.as_dataset(split=split)
