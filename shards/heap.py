@@ -12,7 +12,6 @@ decode child and the local pool's workers), never the caller's process.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 
 __all__ = ["reuse_freed_memory"]
@@ -28,11 +27,9 @@ TRIM_THRESHOLD = 256 * 1024**2  # freed heap kept at most: a few images' buffers
 def reuse_freed_memory() -> bool:
     """Serve blocks up to 32 MB from the heap and keep up to 256 MB of freed heap; ``False``
     (and nothing changed) where the C library is not glibc."""
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError, TypeError):  # not glibc (macOS, musl without mallopt)
+    try:  # the process's own symbols include the C library's (no ldconfig subprocess)
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError, TypeError):  # not glibc (macOS, Windows, musl)
         return False
     ok = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
         mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
